@@ -1,0 +1,345 @@
+"""Derived facts of an answer set, computed once, used by copier.yml, file names and wiring.
+
+Everything the template needs to know beyond the raw answers lives here: which modules are
+effectively on (an answer hidden by ``when`` still sits in the render context, so ``rbac`` with
+``auth=none`` must not count), which external services a project needs, the dependency list of a
+combination, and the messages of the validators. The functions are plain Python and unit-tested
+in ``tests/test_facts.py``; two small Jinja extensions at the bottom expose them to copier.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2 import Environment
+from jinja2.ext import Extension
+
+# --------------------------------------------------------------------------------------------
+# Which choices are built. A choice outside this table is refused by a copier validator, so an
+# answer file never renders a stub. Each module adds its values here when it lands.
+# --------------------------------------------------------------------------------------------
+SUPPORTED: dict[str, tuple[Any, ...]] = {
+    "auth": ("none",),
+    "database": ("none",),
+    "cache": ("none",),
+    "rate_limit": ("none",),
+    "worker": ("none",),
+    "broker": (),
+    "websockets": ("none",),
+    "metrics": (False,),
+    "docker": (False,),
+    "kubernetes": (False,),
+    "ci": ("none",),
+}
+
+QUESTIONS = (
+    "project_name",
+    "project_slug",
+    "package_name",
+    "description",
+    "author_name",
+    "author_email",
+    "python_version",
+    "auth",
+    "rbac",
+    "database",
+    "cache",
+    "rate_limit",
+    "worker",
+    "broker",
+    "websockets",
+    "metrics",
+    "docker",
+    "kubernetes",
+    "ci",
+)
+
+# Import names a generated package must not shadow (besides the standard library and keywords).
+RESERVED_PACKAGE_NAMES = frozenset(
+    {
+        "alembic",
+        "aiosqlite",
+        "asyncpg",
+        "cashews",
+        "celery",
+        "fastapi",
+        "gunicorn",
+        "httpx",
+        "jwt",
+        "kombu",
+        "limits",
+        "multipart",
+        "mypy",
+        "prometheus_client",
+        "pwdlib",
+        "pydantic",
+        "pydantic_settings",
+        "pytest",
+        "redis",
+        "ruff",
+        "sqlalchemy",
+        "starlette",
+        "structlog",
+        "tests",
+        "uvicorn",
+        "uvicorn_worker",
+    }
+)
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+# --------------------------------------------------------------------------------------------
+# Filters used by question defaults
+# --------------------------------------------------------------------------------------------
+def kebab(text: str) -> str:
+    """``"My Service 2"`` -> ``"my-service-2"``; leading digits and symbols are dropped."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    slug = "-".join(words)
+    return re.sub(r"^[^a-z]+", "", slug)
+
+
+def snake(text: str) -> str:
+    """``"my-service"`` -> ``"my_service"``."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+# --------------------------------------------------------------------------------------------
+# Validator messages: empty string means valid (copier's convention)
+# --------------------------------------------------------------------------------------------
+TEXT_LIMITS = {"project_name": 50, "description": 200}
+
+
+def text_error(key: str, value: str) -> str:
+    if not value.strip():
+        return f"{key} must not be empty."
+    if len(value) > TEXT_LIMITS[key]:
+        return f"{key} is {len(value)} characters long: keep it within {TEXT_LIMITS[key]}."
+    if "\n" in value or '"' in value or "\\" in value:
+        return f"{key} must be one line without double quotes or backslashes."
+    return ""
+
+
+def slug_error(value: str) -> str:
+    if not SLUG_RE.match(value):
+        return (
+            f"project_slug {value!r} is not kebab-case: use lowercase letters, digits and '-', "
+            "starting with a letter (for example 'my-service')."
+        )
+    if len(value) > 40:
+        return f"project_slug {value!r} is {len(value)} characters long: keep it within 40."
+    if value.endswith("-") or "--" in value:
+        return f"project_slug {value!r} must not end with '-' or contain '--' (for example 'my-service')."
+    return ""
+
+
+def package_name_error(value: str) -> str:
+    if not PACKAGE_RE.match(value) or not value.isidentifier():
+        return (
+            f"package_name {value!r} is not a valid Python package name: use lowercase letters, "
+            "digits and '_', starting with a letter (for example 'my_service')."
+        )
+    if len(value) > 40:
+        return f"package_name {value!r} is {len(value)} characters long: keep it within 40."
+    if keyword.iskeyword(value) or keyword.issoftkeyword(value):
+        return f"package_name {value!r} is a Python keyword: choose another name (for example '{value}_service')."
+    if value in sys.stdlib_module_names:
+        return (
+            f"package_name {value!r} would shadow the standard library module of that name: "
+            f"choose another name (for example '{value}_service')."
+        )
+    if value in RESERVED_PACKAGE_NAMES:
+        return (
+            f"package_name {value!r} would shadow the dependency of that name: "
+            f"choose another name (for example '{value}_service')."
+        )
+    return ""
+
+
+def email_error(value: str) -> str:
+    if not EMAIL_RE.match(value):
+        return f"author_email {value!r} is not an e-mail address (for example 'team@example.com')."
+    return ""
+
+
+def combination_error(key: str, value: Any, **others: Any) -> str:
+    """Cross-question rules. Each rule sits on the later question of the pair."""
+    if key == "database" and value == "none" and others.get("auth") == "password":
+        return (
+            "auth=password stores users in a database: choose database=sqlite or "
+            "database=postgresql, or choose auth=jwt or auth=none."
+        )
+    if key == "kubernetes" and value and not others.get("docker"):
+        return "kubernetes=true deploys the Docker image: set docker=true, or kubernetes=false."
+    if key == "broker" and others.get("worker") != "celery":
+        return "broker only applies to worker=celery: set worker=celery, or leave broker out."
+    return ""
+
+
+def unsupported_error(key: str, value: Any) -> str:
+    if value in SUPPORTED[key]:
+        return ""
+    built = ", ".join(_show(v) for v in SUPPORTED[key]) or "nothing yet"
+    return (
+        f"{key}={_show(value)} is not supported yet by this template version "
+        f"(supported: {built}). Choose a supported value."
+    )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Derived facts
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Facts:
+    has_auth: bool
+    has_rbac: bool
+    has_users: bool
+    has_database: bool
+    is_sqlite: bool
+    is_postgresql: bool
+    has_cache: bool
+    has_rate_limit: bool
+    has_worker: bool
+    broker: str  # "" without a worker
+    has_websockets: bool
+    has_metrics: bool
+    has_docker: bool
+    has_kubernetes: bool
+    has_ci: bool
+    needs_redis: bool
+    needs_rabbitmq: bool
+    services: tuple[str, ...]  # external services the running project needs
+    needs_services: bool
+    dependencies: tuple[str, ...]
+    dev_dependencies: tuple[str, ...]
+
+
+def derive(answers: dict[str, Any]) -> Facts:
+    auth = answers["auth"]
+    database = answers["database"]
+    worker = answers["worker"]
+    has_worker = worker == "celery"
+    broker = answers["broker"] if has_worker else ""
+    has_docker = bool(answers["docker"])
+    needs_redis = "redis" in (answers["cache"], answers["rate_limit"], answers["websockets"], broker)
+    needs_rabbitmq = broker == "rabbitmq"
+    services = tuple(
+        name
+        for name, needed in (
+            ("postgresql", database == "postgresql"),
+            ("redis", needs_redis),
+            ("rabbitmq", needs_rabbitmq),
+        )
+        if needed
+    )
+    partial = {
+        "auth": auth,
+        "database": database,
+        "cache": answers["cache"],
+        "rate_limit": answers["rate_limit"],
+        "worker": worker,
+        "broker": broker,
+        "websockets": answers["websockets"],
+        "metrics": bool(answers["metrics"]),
+        "docker": has_docker,
+        "needs_redis": needs_redis,
+    }
+    return Facts(
+        has_auth=auth != "none",
+        has_rbac=auth != "none" and bool(answers["rbac"]),
+        has_users=auth == "password",
+        has_database=database != "none",
+        is_sqlite=database == "sqlite",
+        is_postgresql=database == "postgresql",
+        has_cache=answers["cache"] != "none",
+        has_rate_limit=answers["rate_limit"] != "none",
+        has_worker=has_worker,
+        broker=broker,
+        has_websockets=answers["websockets"] != "none",
+        has_metrics=bool(answers["metrics"]),
+        has_docker=has_docker,
+        has_kubernetes=has_docker and bool(answers["kubernetes"]),
+        has_ci=answers["ci"] != "none",
+        needs_redis=needs_redis,
+        needs_rabbitmq=needs_rabbitmq,
+        services=services,
+        needs_services=bool(services),
+        dependencies=_select(RUNTIME_DEPENDENCIES, partial),
+        dev_dependencies=_select(DEV_DEPENDENCIES, partial),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Dependencies: (requirement, condition over the effective answers). Lower bounds are the
+# releases current when the module was written; tests/test_facts.py checks that the template's
+# shared test environment installs every one of them.
+# --------------------------------------------------------------------------------------------
+def _always(_: dict[str, Any]) -> bool:
+    return True
+
+
+RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
+    ("fastapi>=0.120", _always),
+    ("pydantic[email]>=2.12", _always),
+    ("pydantic-settings>=2.12", _always),
+    ("structlog>=25.5", _always),
+    ("uvicorn[standard]>=0.38", _always),
+)
+
+DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
+    ("httpx>=0.28", _always),
+    ("mypy>=1.18", _always),
+    ("pytest>=8.4", _always),
+    ("pytest-asyncio>=1.2", _always),
+    ("ruff>=0.14", _always),
+)
+
+
+def _select(table: tuple[tuple[str, Any], ...], answers: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(sorted(req for req, condition in table if condition(answers)))
+
+
+def requirement_name(requirement: str) -> str:
+    """``"uvicorn[standard]>=0.38"`` -> ``"uvicorn"``."""
+    return re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0].lower()
+
+
+# --------------------------------------------------------------------------------------------
+# Jinja glue
+# --------------------------------------------------------------------------------------------
+class FactsExtension(Extension):
+    """Filters for question defaults and globals for validators."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters["kebab"] = kebab
+        environment.filters["snake"] = snake
+        environment.globals.update(
+            text_error=text_error,
+            slug_error=slug_error,
+            package_name_error=package_name_error,
+            email_error=email_error,
+            combination_error=combination_error,
+            unsupported_error=unsupported_error,
+        )
+
+
+class FactsHook(ContextHook):
+    """Adds the derived facts to the render context once every question is answered."""
+
+    def hook(self, context: dict[str, Any]) -> None:
+        if all(key in context for key in QUESTIONS):
+            context.update(asdict(derive(context)))

@@ -1,0 +1,61 @@
+"""The one source of truth for the answer sets the template's tests render.
+
+Every test that renders takes its answers from here. A set names only what differs from the
+contract defaults; `answers(name)` fills in the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tests.paths import ROOT
+
+COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text())
+QUESTIONS = {key: spec for key, spec in COPIER_YML.items() if not key.startswith("_")}
+
+# Everything off: the smallest project the template renders.
+MINIMAL: dict[str, Any] = {
+    "auth": "none",
+    "database": "none",
+    "cache": "none",
+    "rate_limit": "none",
+    "worker": "none",
+    "websockets": "none",
+    "metrics": False,
+    "docker": False,
+    "kubernetes": False,
+    "ci": "none",
+}
+
+ANSWER_SETS: dict[str, dict[str, Any]] = {
+    "minimal": MINIMAL,
+    "minimal-py311": {**MINIMAL, "python_version": "3.11"},
+    "minimal-py313-named": {
+        **MINIMAL,
+        "python_version": "3.13",
+        "project_name": "Billing API",
+        "project_slug": "billing-api",
+        "package_name": "billing",
+        "description": "Invoices and payments for every customer of the shop, with a "
+        "description long enough to wrap over more than one line of the package docstring.",
+    },
+}
+
+
+def answers(name: str) -> dict[str, Any]:
+    return dict(ANSWER_SETS[name])
+
+
+def effective(name: str) -> dict[str, Any]:
+    """The full answer set as the render context sees it: defaults filled in."""
+    from tests.facts import render_default
+
+    result: dict[str, Any] = {}
+    for key, spec in QUESTIONS.items():
+        if key in ANSWER_SETS[name]:
+            result[key] = ANSWER_SETS[name][key]
+        else:
+            result[key] = render_default(spec["default"], result)
+    return result

@@ -1,0 +1,94 @@
+"""Rendering helpers shared by the template's tests.
+
+Renders go through copier's Python API with `vcs_ref="HEAD"`, which includes uncommitted changes
+of this repository. The user's own copier settings never leak in: COPIER_SETTINGS_PATH points at
+an empty settings file for the whole session.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.answers import ANSWER_SETS, answers, effective
+from tests.facts import facts
+from tests.paths import ROOT
+
+_SETTINGS = Path(os.environ.get("PYTEST_COPIER_SETTINGS_DIR", "/tmp")) / "fastapi-template-copier-settings.yml"
+_SETTINGS.write_text("{}\n")
+os.environ["COPIER_SETTINGS_PATH"] = str(_SETTINGS)
+BIN = Path(sys.executable).parent
+
+
+def render(dest: Path, data: dict[str, Any]) -> Path:
+    import copier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DirtyLocalWarning: we render the working tree on purpose
+        copier.run_copy(
+            str(ROOT), dest, data=data, defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD"
+        )
+    return dest
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
+    """Run a command; fail the test with its output when it exits non-zero."""
+    result = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a rendered project's commands: nothing of ours leaks in."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+    env = {key: os.environ[key] for key in keep if key in os.environ}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str  # of the answer set
+    path: Path
+    answers: dict[str, Any]  # effective answers, defaults filled in
+    facts: Any  # extensions/facts.py:Facts
+
+    @property
+    def package(self) -> str:
+        return str(self.answers["package_name"])
+
+
+_RENDERED: dict[str, Project] = {}
+
+
+@pytest.fixture
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The project rendered from the answer set named by the test's parameter.
+
+    Rendered once per xdist worker and shared by every test of that set (the tests of one set
+    run in one worker: `xdist_group`); tests must not modify it.
+    """
+    name: str = request.param
+    if name not in _RENDERED:
+        path = render(tmp_path_factory.mktemp(name) / "project", answers(name))
+        full = effective(name)
+        _RENDERED[name] = Project(name, path, full, facts.derive(full))
+    return _RENDERED[name]
+
+
+def answer_set_params(names: list[str] | None = None) -> list[Any]:
+    return [
+        pytest.param(name, id=name, marks=pytest.mark.xdist_group(name))
+        for name in (names or list(ANSWER_SETS))
+    ]

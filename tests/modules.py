@@ -1,0 +1,30 @@
+"""Which rendered paths belong to which optional module.
+
+A module's paths must all exist when its fact is true and none may exist when it is false.
+`{pkg}` stands for the package name. Each module adds its row when it lands.
+"""
+
+MODULE_PATHS: dict[str, list[str]] = {
+    # fact name -> paths owned by the module
+}
+
+# Paths every project has, whatever the answers.
+BASE_PATHS = [
+    ".copier-answers.yml",
+    ".env.example",
+    ".gitignore",
+    "Makefile",
+    "README.md",
+    "pyproject.toml",
+    "src/{pkg}/__init__.py",
+    "src/{pkg}/__main__.py",
+    "src/{pkg}/main.py",
+    "src/{pkg}/settings.py",
+    "src/{pkg}/health.py",
+    "src/{pkg}/errors.py",
+    "src/{pkg}/middleware.py",
+    "src/{pkg}/log.py",
+    "src/{pkg}/api/v1/__init__.py",
+    "src/{pkg}/api/v2/__init__.py",
+    "tests/conftest.py",
+]

@@ -1,0 +1,166 @@
+"""Unit tests of extensions/facts.py: derived facts, validator messages, filters."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import itertools
+import tomllib
+from typing import Any
+
+import pytest
+
+from tests.answers import MINIMAL, QUESTIONS
+from tests.facts import facts
+from tests.paths import ROOT
+
+DEFAULTS: dict[str, Any] = {
+    key: spec["default"] for key, spec in QUESTIONS.items() if "{{" not in str(spec["default"])
+}
+
+
+def derive(**overrides: Any) -> Any:
+    return facts.derive({**DEFAULTS, **MINIMAL, **overrides})
+
+
+def test_question_list_matches_copier_yml() -> None:
+    assert tuple(QUESTIONS) == facts.QUESTIONS
+
+
+def test_supported_table_covers_every_choice_question() -> None:
+    assert set(facts.SUPPORTED) <= set(QUESTIONS)
+    for key, values in facts.SUPPORTED.items():
+        allowed = QUESTIONS[key].get("choices", [True, False])
+        assert set(values) <= set(allowed), key
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("My Service", "my-service"), ("  Billing API v2 ", "billing-api-v2"), ("42 Things!", "things")],
+)
+def test_kebab(text: str, expected: str) -> None:
+    assert facts.kebab(text) == expected
+
+
+def test_snake() -> None:
+    assert facts.snake("billing-api-v2") == "billing_api_v2"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "services"),
+    [
+        ({}, ()),
+        ({"database": "postgresql"}, ("postgresql",)),
+        ({"cache": "redis"}, ("redis",)),
+        ({"rate_limit": "redis"}, ("redis",)),
+        ({"websockets": "redis"}, ("redis",)),
+        ({"worker": "celery", "broker": "redis"}, ("redis",)),
+        ({"worker": "celery", "broker": "rabbitmq"}, ("rabbitmq",)),
+        # A broker answer without a worker is hidden by `when` but still in the context.
+        ({"worker": "none", "broker": "rabbitmq"}, ()),
+        (
+            {"database": "postgresql", "cache": "redis", "worker": "celery", "broker": "rabbitmq"},
+            ("postgresql", "redis", "rabbitmq"),
+        ),
+    ],
+)
+def test_services(overrides: dict[str, Any], services: tuple[str, ...]) -> None:
+    derived = derive(**overrides)
+    assert derived.services == services
+    assert derived.needs_services == bool(services)
+    assert derived.needs_redis == ("redis" in services)
+    assert derived.needs_rabbitmq == ("rabbitmq" in services)
+
+
+def test_hidden_answers_do_not_switch_modules_on() -> None:
+    derived = derive(auth="none", rbac=True, docker=False, kubernetes=True)
+    assert not derived.has_rbac
+    assert not derived.has_kubernetes
+    assert derived.broker == ""
+
+
+def test_effective_module_flags() -> None:
+    derived = derive(auth="password", rbac=True, database="sqlite", docker=True, kubernetes=True)
+    assert derived.has_auth and derived.has_rbac and derived.has_users
+    assert derived.has_database and derived.is_sqlite and not derived.is_postgresql
+    assert derived.has_kubernetes
+
+
+def test_base_dependencies() -> None:
+    names = {facts.requirement_name(r) for r in derive().dependencies}
+    assert names == {"fastapi", "pydantic", "pydantic-settings", "structlog", "uvicorn"}
+
+
+def _all_requirements() -> set[str]:
+    tables = (facts.RUNTIME_DEPENDENCIES, facts.DEV_DEPENDENCIES)
+    return {req for table in tables for req, _ in table}
+
+
+@pytest.mark.parametrize("requirement", sorted(_all_requirements()))
+def test_union_environment_covers_every_dependency(requirement: str) -> None:
+    """The shared test virtualenv installs every dependency any rendered project declares."""
+    name = facts.requirement_name(requirement)
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    listed = {facts.requirement_name(r) for group in groups.values() for r in group}
+    assert name in listed
+    importlib.metadata.version(name)
+
+
+def test_dependency_lists_are_sorted_and_unique() -> None:
+    for combo in itertools.product(["none", "sqlite", "postgresql"], ["none", "memory", "redis"]):
+        deps = derive(database=combo[0], cache=combo[1]).dependencies
+        assert list(deps) == sorted(set(deps))
+
+
+class TestValidatorMessages:
+    def test_slug(self) -> None:
+        assert facts.slug_error("my-service") == ""
+        for bad in ("My Service", "1service", "service-", "a--b", "x" * 41):
+            assert "project_slug" in facts.slug_error(bad)
+
+    @pytest.mark.parametrize(
+        ("name", "reason"),
+        [
+            ("class", "keyword"),
+            ("match", "keyword"),
+            ("json", "standard library"),
+            ("logging", "standard library"),
+            ("fastapi", "dependency"),
+            ("sqlalchemy", "dependency"),
+            ("My-Pkg", "not a valid Python package name"),
+            ("1pkg", "not a valid Python package name"),
+        ],
+    )
+    def test_package_name(self, name: str, reason: str) -> None:
+        assert reason in facts.package_name_error(name)
+
+    def test_package_name_accepts_a_plain_name(self) -> None:
+        assert facts.package_name_error("billing") == ""
+
+    def test_email(self) -> None:
+        assert facts.email_error("ada@example.com") == ""
+        assert "author_email" in facts.email_error("ada@")
+        assert "author_email" in facts.email_error("not an email")
+
+    def test_text(self) -> None:
+        assert facts.text_error("project_name", "Billing") == ""
+        assert "empty" in facts.text_error("project_name", "  ")
+        assert "50" in facts.text_error("project_name", "x" * 51)
+        assert "one line" in facts.text_error("description", 'say "hi"')
+
+    def test_combinations(self) -> None:
+        assert "database=sqlite" in facts.combination_error("database", "none", auth="password")
+        assert facts.combination_error("database", "none", auth="jwt") == ""
+        assert "docker=true" in facts.combination_error("kubernetes", True, docker=False)
+        assert facts.combination_error("kubernetes", True, docker=True) == ""
+        assert "worker=celery" in facts.combination_error("broker", "redis", worker="none")
+
+    def test_unsupported(self) -> None:
+        for key, values in facts.SUPPORTED.items():
+            for value in values:
+                assert facts.unsupported_error(key, value) == ""
+        for key, spec in QUESTIONS.items():
+            if key not in facts.SUPPORTED:
+                continue
+            for value in spec.get("choices", [True, False]):
+                if value not in facts.SUPPORTED[key]:
+                    assert "not supported yet" in facts.unsupported_error(key, value)

@@ -1,0 +1,92 @@
+"""Every answer set renders into a project that is complete, clean, typed and tested."""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+
+import pytest
+
+from tests.conftest import BIN, Project, answer_set_params, clean_env, run
+from tests.modules import BASE_PATHS, MODULE_PATHS
+
+pytestmark = pytest.mark.parametrize("project", answer_set_params(), indirect=True)
+
+JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+
+
+def test_no_jinja_left(project: Project) -> None:
+    offenders = []
+    for path in project.path.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text(errors="replace")
+            if JINJA_LEFTOVER.search(text) or JINJA_LEFTOVER.search(path.name):
+                offenders.append(str(path.relative_to(project.path)))
+    assert offenders == []
+
+
+def test_base_files_present(project: Project) -> None:
+    missing = [p for p in BASE_PATHS if not (project.path / p.format(pkg=project.package)).exists()]
+    assert missing == []
+
+
+@pytest.mark.parametrize("fact", sorted(MODULE_PATHS) or ["-"])
+def test_module_files_follow_the_answers(project: Project, fact: str) -> None:
+    if fact == "-":
+        pytest.skip("no optional module has landed yet")
+    chosen = getattr(project.facts, fact)
+    for pattern in MODULE_PATHS[fact]:
+        exists = (project.path / pattern.format(pkg=project.package)).exists()
+        assert exists == chosen, f"{pattern}: exists={exists}, {fact}={chosen}"
+
+
+def test_dependencies_are_exactly_those_of_the_answers(project: Project) -> None:
+    pyproject = tomllib.loads((project.path / "pyproject.toml").read_text())
+    assert tuple(pyproject["project"]["dependencies"]) == project.facts.dependencies
+    assert tuple(pyproject["dependency-groups"]["dev"]) == project.facts.dev_dependencies
+    assert pyproject["project"]["requires-python"] == ">=3.11"
+
+
+def test_answers_file_records_the_answers(project: Project) -> None:
+    text = (project.path / ".copier-answers.yml").read_text()
+    for key in ("project_slug", "package_name", "auth", "database"):
+        assert f"{key}: {project.answers[key]}" in text
+
+
+def test_ruff(project: Project) -> None:
+    run([str(BIN / "ruff"), "check", "--no-cache", "."], project.path, clean_env())
+    run([str(BIN / "ruff"), "format", "--check", "--no-cache", "."], project.path, clean_env())
+
+
+def test_mypy_strict(project: Project, worker_id: str) -> None:
+    # One mypy cache per xdist worker, shared by its projects: third-party analysis is reused.
+    cache = f"/tmp/fastapi-template-mypy-{worker_id}"
+    run([sys.executable, "-m", "mypy", "--cache-dir", cache], project.path, clean_env())
+
+
+def test_declared_dependencies_cover_imports(project: Project) -> None:
+    """deptry: no missing, unused or transitive dependency (instead of installing each project)."""
+    run([str(BIN / "deptry"), "."], project.path, clean_env())
+
+
+def test_app_imports_and_is_live(project: Project) -> None:
+    script = (
+        f"from fastapi.testclient import TestClient\n"
+        f"from {project.package}.main import create_app\n"
+        f"with TestClient(create_app()) as client:\n"
+        f"    response = client.get('/health/live')\n"
+        f"    assert response.status_code == 200, response.text\n"
+        f"    print(response.json()['status'])\n"
+    )
+    out = run([sys.executable, "-c", script], project.path, clean_env(PYTHONPATH="src"))
+    assert out.strip().endswith("ok")
+
+
+def test_rendered_tests_pass(project: Project) -> None:
+    out = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        project.path,
+        clean_env(),
+    )
+    assert " passed" in out

@@ -1,0 +1,98 @@
+"""Every bad answer is refused by copier, with a message that says what to change, and nothing
+is written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.answers import MINIMAL, QUESTIONS
+from tests.conftest import BIN
+from tests.facts import facts
+from tests.paths import ROOT
+
+def _built(key: str, value: Any) -> Any:
+    """Marks a case that needs a module not built yet: its own validator refuses it first."""
+    return pytest.mark.skipif(
+        value not in facts.SUPPORTED[key], reason=f"{key}={value} is not built yet"
+    )
+
+
+BAD_ANSWERS: list[tuple[dict[str, Any], str] | Any] = [
+    ({"project_name": " "}, "project_name must not be empty"),
+    ({"project_slug": "My Service"}, "is not kebab-case"),
+    ({"project_slug": "9lives"}, "is not kebab-case"),
+    ({"package_name": "class"}, "is a Python keyword"),
+    ({"package_name": "json"}, "would shadow the standard library"),
+    ({"package_name": "fastapi"}, "would shadow the dependency"),
+    ({"package_name": "Billing-API"}, "is not a valid Python package name"),
+    ({"author_email": "team-at-example"}, "is not an e-mail address"),
+    pytest.param(
+        {"auth": "password", "database": "none"},
+        "auth=password stores users in a database",
+        marks=_built("auth", "password"),
+        id="auth=password-database=none",
+    ),
+    ({"docker": False, "kubernetes": True}, "kubernetes=true deploys the Docker image"),
+    ({"python_version": "3.10"}, "3.10"),
+]
+
+
+def _unsupported() -> list[tuple[dict[str, Any], str]]:
+    cases = []
+    for key, supported in facts.SUPPORTED.items():
+        for value in QUESTIONS[key].get("choices", [True, False]):
+            if value not in supported:
+                data = {key: value}
+                if key == "broker":
+                    data["worker"] = "celery"
+                if key == "kubernetes":
+                    data["docker"] = True
+                cases.append((data, "not supported yet"))
+    return cases
+
+
+def _case_id(data: dict[str, Any]) -> str:
+    return "-".join(f"{key}={_arg(value)}" for key, value in data.items())
+
+
+def _arg(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def copier_copy(dest: Path, data: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    cmd = [str(BIN / "copier"), "copy", "--trust", "--defaults", "--vcs-ref", "HEAD"]
+    for key, value in {**MINIMAL, **data}.items():
+        cmd += ["--data", f"{key}={_arg(value)}"]
+    return subprocess.run(
+        [*cmd, str(ROOT), str(dest)], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        case if hasattr(case, "marks") else pytest.param(*case, id=_case_id(case[0]))
+        for case in BAD_ANSWERS + _unsupported()
+    ],
+)
+def test_bad_answer_is_refused_before_anything_is_written(
+    tmp_path: Path, data: dict[str, Any], message: str
+) -> None:
+    dest = tmp_path / "project"
+    result = copier_copy(dest, data)
+    assert result.returncode != 0, result.stdout
+    assert message in result.stderr + result.stdout
+    assert not dest.exists() or not any(dest.iterdir())
+
+
+def test_good_answers_render(tmp_path: Path) -> None:
+    result = copier_copy(tmp_path / "project", {})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "project" / "pyproject.toml").exists()
+
+
