@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import tomllib
@@ -10,6 +11,7 @@ import pytest
 
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.modules import BASE_PATHS, MODULE_PATHS
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.parametrize("project", answer_set_params(), indirect=True)
 
@@ -60,8 +62,10 @@ def test_ruff(project: Project) -> None:
 
 
 def test_mypy_strict(project: Project, worker_id: str) -> None:
-    # One mypy cache per xdist worker, shared by its projects: third-party analysis is reused.
-    cache = f"/tmp/fastapi-template-mypy-{worker_id}"
+    # One mypy cache per checkout and xdist worker, shared by its projects: the analysis of
+    # third-party packages is reused; two checkouts or workers never write the same cache.
+    checkout = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+    cache = f"/tmp/fastapi-template-mypy-{checkout}-{worker_id}"
     run([sys.executable, "-m", "mypy", "--cache-dir", cache], project.path, clean_env())
 
 
