@@ -24,7 +24,7 @@ from jinja2.ext import Extension
 # answer file never renders a stub. Each module adds its values here when it lands.
 # --------------------------------------------------------------------------------------------
 SUPPORTED: dict[str, tuple[Any, ...]] = {
-    "auth": ("none",),
+    "auth": ("none", "jwt"),
     "database": ("none",),
     "cache": ("none",),
     "rate_limit": ("none",),
@@ -207,6 +207,7 @@ class Facts:
     has_auth: bool
     has_rbac: bool
     has_users: bool
+    has_identity_provider: bool  # auth=jwt: tokens issued elsewhere, verified here
     has_database: bool
     is_sqlite: bool
     is_postgresql: bool
@@ -261,6 +262,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_auth=auth != "none",
         has_rbac=auth != "none" and bool(answers["rbac"]),
         has_users=auth == "password",
+        has_identity_provider=auth == "jwt",
         has_database=database != "none",
         is_sqlite=database == "sqlite",
         is_postgresql=database == "postgresql",
@@ -291,8 +293,20 @@ def _always(_: dict[str, Any]) -> bool:
     return True
 
 
+def _has_auth(answers: dict[str, Any]) -> bool:
+    return bool(answers["auth"] != "none")
+
+
+def _auth_is(value: str) -> Any:
+    return lambda answers: answers["auth"] == value
+
+
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("fastapi>=0.120", _always),
+    ("httpx>=0.28", _auth_is("jwt")),  # fetches the identity provider's JWKS
+    ("pwdlib[argon2]>=0.3", _auth_is("password")),
+    ("pyjwt[crypto]>=2.10", _has_auth),
+    ("python-multipart>=0.0.20", _auth_is("password")),  # the OAuth2 password form
     ("pydantic[email]>=2.12", _always),
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
@@ -300,6 +314,7 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
+    ("cryptography>=44", _has_auth),  # RSA keys for the token tests
     ("httpx>=0.28", _always),
     ("mypy>=1.18", _always),
     ("pytest>=8.4", _always),

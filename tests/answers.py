@@ -41,6 +41,9 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
+    # auth=jwt: a resource server verifying tokens of an identity provider
+    "jwt": {**MINIMAL, "auth": "jwt"},
+    "jwt-norbac": {**MINIMAL, "auth": "jwt", "rbac": False},
 }
 
 

@@ -6,6 +6,19 @@ A module's paths must all exist when its fact is true and none may exist when it
 
 MODULE_PATHS: dict[str, list[str]] = {
     # fact name -> paths owned by the module
+    "has_auth": [
+        "src/{pkg}/auth/__init__.py",
+        "src/{pkg}/auth/dependencies.py",
+        "src/{pkg}/auth/principal.py",
+        "src/{pkg}/auth/router.py",
+        "src/{pkg}/auth/tokens.py",
+        "tests/tokens.py",
+        "tests/test_auth_tokens.py",
+    ],
+    "has_identity_provider": [
+        "tests/test_auth_jwks.py",
+        "tests/test_users_me.py",
+    ],
 }
 
 # Paths every project has, whatever the answers.

@@ -81,6 +81,9 @@ def test_hidden_answers_do_not_switch_modules_on() -> None:
 def test_effective_module_flags() -> None:
     derived = derive(auth="password", rbac=True, database="sqlite", docker=True, kubernetes=True)
     assert derived.has_auth and derived.has_rbac and derived.has_users
+    assert not derived.has_identity_provider
+    jwt = derive(auth="jwt", rbac=False)
+    assert jwt.has_auth and jwt.has_identity_provider and not jwt.has_users and not jwt.has_rbac
     assert derived.has_database and derived.is_sqlite and not derived.is_postgresql
     assert derived.has_kubernetes
 
@@ -103,6 +106,25 @@ def test_union_environment_covers_every_dependency(requirement: str) -> None:
     listed = {facts.requirement_name(r) for group in groups.values() for r in group}
     assert name in listed
     importlib.metadata.version(name)
+
+
+@pytest.mark.parametrize(
+    ("auth", "runtime", "dev"),
+    [
+        ("none", set(), set()),
+        ("jwt", {"pyjwt", "httpx"}, {"cryptography"}),
+        ("password", {"pyjwt", "pwdlib", "python-multipart"}, {"cryptography"}),
+    ],
+)
+def test_auth_dependencies(auth: str, runtime: set[str], dev: set[str]) -> None:
+    base = derive()
+    derived = derive(auth=auth, database="none" if auth != "password" else "sqlite")
+    names = {facts.requirement_name(r) for r in derived.dependencies}
+    base_names = {facts.requirement_name(r) for r in base.dependencies}
+    database_names = {"sqlalchemy", "aiosqlite", "alembic"} if auth == "password" else set()
+    assert names - base_names - database_names == runtime
+    dev_names = {facts.requirement_name(r) for r in derived.dev_dependencies}
+    assert dev_names - {facts.requirement_name(r) for r in base.dev_dependencies} == dev
 
 
 def test_dependency_lists_are_sorted_and_unique() -> None:
