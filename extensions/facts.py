@@ -314,6 +314,7 @@ def _always(_: dict[str, Any]) -> bool:
 
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("fastapi>=0.120", _always),
+    ("fastapi-offline>=1.7", _always),
     ("pydantic[email]>=2.12", _always),
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),

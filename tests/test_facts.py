@@ -91,7 +91,14 @@ def test_effective_module_flags() -> None:
 
 def test_base_dependencies() -> None:
     names = {facts.requirement_name(r) for r in derive().dependencies}
-    assert names == {"fastapi", "pydantic", "pydantic-settings", "structlog", "uvicorn"}
+    assert names == {
+        "fastapi",
+        "fastapi-offline",
+        "pydantic",
+        "pydantic-settings",
+        "structlog",
+        "uvicorn",
+    }
 
 
 def _all_requirements() -> set[str]:
