@@ -59,6 +59,22 @@ QUESTIONS = (
     "ci",
 )
 
+# The answers derive() reads; the facts exist once all of them are answered.
+DERIVED_FROM = (
+    "auth",
+    "rbac",
+    "database",
+    "cache",
+    "rate_limit",
+    "worker",
+    "broker",
+    "websockets",
+    "metrics",
+    "docker",
+    "kubernetes",
+    "ci",
+)
+
 # Import names a generated package must not shadow (besides the standard library and keywords).
 RESERVED_PACKAGE_NAMES = frozenset(
     {
@@ -235,7 +251,12 @@ def derive(answers: dict[str, Any]) -> Facts:
     has_worker = worker == "celery"
     broker = answers["broker"] if has_worker else ""
     has_docker = bool(answers["docker"])
-    needs_redis = "redis" in (answers["cache"], answers["rate_limit"], answers["websockets"], broker)
+    needs_redis = "redis" in (
+        answers["cache"],
+        answers["rate_limit"],
+        answers["websockets"],
+        broker,
+    )
     needs_rabbitmq = broker == "rabbitmq"
     services = tuple(
         name
@@ -303,6 +324,7 @@ def _auth_is(value: str) -> Any:
 
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("fastapi>=0.120", _always),
+    ("fastapi-offline>=1.7", _always),
     ("httpx>=0.28", _auth_is("jwt")),  # fetches the identity provider's JWKS
     ("pwdlib[argon2]>=0.3", _auth_is("password")),
     ("pyjwt[crypto]>=2.10", _has_auth),
@@ -317,6 +339,7 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("cryptography>=44", _has_auth),  # RSA keys for the token tests
     ("httpx>=0.28", _always),
     ("mypy>=1.18", _always),
+    ("pre-commit>=4.3", _always),
     ("pytest>=8.4", _always),
     ("pytest-asyncio>=1.2", _always),
     ("ruff>=0.14", _always),
@@ -356,5 +379,5 @@ class FactsHook(ContextHook):
     """Adds the derived facts to the render context once every question is answered."""
 
     def hook(self, context: dict[str, Any]) -> None:
-        if all(key in context for key in QUESTIONS):
+        if all(key in context for key in DERIVED_FROM):
             context.update(asdict(derive(context)))
