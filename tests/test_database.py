@@ -59,7 +59,7 @@ def test_rendered_tests_pass_on_postgresql(project: Project, database_url: str) 
     out = run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
         project.path,
-        clean_env(DATABASE_URL=database_url),
+        clean_env(DATABASE_URL=database_url, PYTHONDONTWRITEBYTECODE="1"),
     )
     assert " passed" in out
     # The rendered fixtures dropped the databases they created next to ours.
@@ -75,7 +75,12 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("project", answer_set_params(POSTGRESQL_SETS), indirect=True)
 def test_postgresql_project_serves_items_with_uvicorn(project: Project, database_url: str) -> None:
-    env = clean_env(DATABASE_URL=database_url, PYTHONPATH="src", ENVIRONMENT="development")
+    env = clean_env(
+        DATABASE_URL=database_url,
+        PYTHONPATH="src",
+        ENVIRONMENT="development",
+        PYTHONDONTWRITEBYTECODE="1",  # the rendered project is shared: leave it as rendered
+    )
     run([str(BIN / "alembic"), "upgrade", "head"], project.path, env)
     port = _free_port()
     server = subprocess.Popen(
