@@ -41,6 +41,13 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
+    "sqlite": {**MINIMAL, "database": "sqlite"},
+    "postgresql": {
+        **MINIMAL,
+        "database": "postgresql",
+        "project_name": "Inventory",
+        "package_name": "inventory",
+    },
 }
 
 
