@@ -25,7 +25,7 @@ from jinja2.ext import Extension
 # --------------------------------------------------------------------------------------------
 SUPPORTED: dict[str, tuple[Any, ...]] = {
     "auth": ("none", "jwt"),
-    "database": ("none",),
+    "database": ("none", "sqlite", "postgresql"),
     "cache": ("none",),
     "rate_limit": ("none",),
     "worker": ("none",),
@@ -322,8 +322,21 @@ def _auth_is(value: str) -> Any:
     return lambda answers: answers["auth"] == value
 
 
+def _sqlite(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] == "sqlite")
+
+
+def _postgresql(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] == "postgresql")
+
+
+def _database(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] != "none")
+
+
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
-    ("fastapi>=0.120", _always),
+    # Depends(..., scope="function") closes the session before the response is sent.
+    ("fastapi>=0.121", _always),
     ("fastapi-offline>=1.7", _always),
     ("httpx>=0.28", _auth_is("jwt")),  # fetches the identity provider's JWKS
     ("pwdlib[argon2]>=0.3", _auth_is("password")),
@@ -333,6 +346,10 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
     ("uvicorn[standard]>=0.38", _always),
+    ("sqlalchemy[asyncio]>=2.0.44", _database),
+    ("alembic>=1.17", _database),
+    ("aiosqlite>=0.21", _sqlite),
+    ("asyncpg>=0.30", _postgresql),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
@@ -343,6 +360,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pytest>=8.4", _always),
     ("pytest-asyncio>=1.2", _always),
     ("ruff>=0.14", _always),
+    # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
+    ("aiosqlite>=0.21", _postgresql),
+    ("asyncpg>=0.30", _sqlite),
 )
 
 

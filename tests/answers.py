@@ -44,6 +44,13 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     # auth=jwt: a resource server verifying tokens of an identity provider
     "jwt": {**MINIMAL, "auth": "jwt"},
     "jwt-norbac": {**MINIMAL, "auth": "jwt", "rbac": False},
+    "sqlite": {**MINIMAL, "database": "sqlite"},
+    "postgresql": {
+        **MINIMAL,
+        "database": "postgresql",
+        "project_name": "Inventory",
+        "package_name": "inventory",
+    },
 }
 
 
