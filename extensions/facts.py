@@ -24,7 +24,7 @@ from jinja2.ext import Extension
 # answer file never renders a stub. Each module adds its values here when it lands.
 # --------------------------------------------------------------------------------------------
 SUPPORTED: dict[str, tuple[Any, ...]] = {
-    "auth": ("none", "jwt"),
+    "auth": ("none", "jwt", "password"),
     "database": ("none", "sqlite", "postgresql"),
     "cache": ("none",),
     "rate_limit": ("none",),

@@ -51,6 +51,22 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "project_name": "Inventory",
         "package_name": "inventory",
     },
+    "jwt-sqlite": {**MINIMAL, "auth": "jwt", "database": "sqlite"},
+    # auth=password: users in the database, access and refresh tokens
+    "password-sqlite": {**MINIMAL, "auth": "password", "database": "sqlite"},
+    "password-postgresql": {
+        **MINIMAL,
+        "auth": "password",
+        "database": "postgresql",
+        "project_name": "Accounts",
+        "package_name": "accounts",
+    },
+    "password-sqlite-norbac": {
+        **MINIMAL,
+        "auth": "password",
+        "rbac": False,
+        "database": "sqlite",
+    },
 }
 
 

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.answers import ANSWER_SETS, effective
+from tests.auth import auth_env, auth_headers
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.facts import facts
 
@@ -80,6 +81,7 @@ def test_postgresql_project_serves_items_with_uvicorn(project: Project, database
         PYTHONPATH="src",
         ENVIRONMENT="development",
         PYTHONDONTWRITEBYTECODE="1",  # the rendered project is shared: leave it as rendered
+        **auth_env(project),
     )
     run([str(BIN / "alembic"), "upgrade", "head"], project.path, env)
     port = _free_port()
@@ -91,6 +93,7 @@ def test_postgresql_project_serves_items_with_uvicorn(project: Project, database
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             _wait_until_ready(client, server)
+            client.headers.update(auth_headers(project, client))
             items = "/api/v1/items"
             created = client.post(items, json={"name": "Widget", "description": "small"})
             assert created.status_code == 201, created.text

@@ -25,10 +25,11 @@ async def verify_password(password: str, hashed: str) -> tuple[bool, str | None]
 
 
 @cache
-def _dummy_hash() -> str:
-    return password_hash.hash(secrets.token_urlsafe(16))
+def _dummy_hash(hasher: PasswordHash) -> str:
+    """A hash made with the current parameters, so that verifying it costs what a real one does."""
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 async def burn_verification_time(password: str) -> None:
     """Spend the time of a real verification: an unknown e-mail must not answer faster."""
-    await run_in_threadpool(password_hash.verify, password, _dummy_hash())
+    await run_in_threadpool(password_hash.verify, password, _dummy_hash(password_hash))
