@@ -25,7 +25,6 @@ from tests.facts import facts
 from tests.modules import MODULE_PATHS
 from tests.paths import ROOT
 
-
 OLD, NEW = "0.1.0", "0.2.0"
 MARKER = re.compile(r"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
 HEALTH = Path("template/src/{{package_name}}/health.py.jinja")
