@@ -41,6 +41,10 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
+    "celery-redis": {**MINIMAL, "worker": "celery", "broker": "redis"},
+    "celery-rabbitmq": {**MINIMAL, "worker": "celery", "broker": "rabbitmq"},
+    "ws-memory": {**MINIMAL, "websockets": "memory"},
+    "ws-redis": {**MINIMAL, "websockets": "redis"},
 }
 
 
