@@ -302,6 +302,8 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("celery[redis]>=5.5", lambda a: a["broker"] == "redis"),
     ("celery>=5.5", lambda a: a["broker"] == "rabbitmq"),
     ("redis>=6.4", lambda a: a["websockets"] == "redis"),
+    # Structured concurrency for each connection's send and receive tasks (Starlette's own).
+    ("anyio>=4.6", lambda a: a["websockets"] != "none"),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (

@@ -97,8 +97,8 @@ def test_base_dependencies() -> None:
         ({"worker": "celery", "broker": "rabbitmq"}, {"celery>=5.5"}, {"celery-types>=0.23"}),
         # broker hidden by `when`: no Celery at all
         ({"worker": "none", "broker": "redis"}, set(), set()),
-        ({"websockets": "memory"}, set(), {"websockets>=15.0"}),
-        ({"websockets": "redis"}, {"redis>=6.4"}, {"websockets>=15.0"}),
+        ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0"}),
+        ({"websockets": "redis"}, {"anyio>=4.6", "redis>=6.4"}, {"websockets>=15.0"}),
     ],
 )
 def test_worker_and_websockets_dependencies(
