@@ -100,8 +100,16 @@ def serve(project: Project, log_dir: Path, **env: str) -> Iterator[Server]:
 def celery_worker(project: Project, log_dir: Path, **env: str) -> Iterator[Process]:
     environment = clean_env(PYTHONPATH="src", ENVIRONMENT="test", **env)
     cmd = [
-        sys.executable, "-m", "celery", "--app", f"{project.package}.worker:celery_app",
-        "worker", "--loglevel=INFO", "--pool=solo", "--without-gossip", "--without-mingle",
+        sys.executable,
+        "-m",
+        "celery",
+        "--app",
+        f"{project.package}.worker:celery_app",
+        "worker",
+        "--loglevel=INFO",
+        "--pool=solo",
+        "--without-gossip",
+        "--without-mingle",
     ]
     worker = _start(project, cmd, log_dir / "worker.log", environment)
     try:

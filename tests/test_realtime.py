@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,30 +115,26 @@ def test_a_client_that_stops_answering_pings_is_dropped(project: Project, tmp_pa
         assert "websocket_joined" in server.output()
 
 
-class raw_silent_client:  # noqa: N801 - used as a context manager
-    """Completes the handshake, then never reads: it answers no ping."""
-
-    def __init__(self, server: Server, path: str) -> None:
-        self.server, self.path = server, path
-
-    def __enter__(self) -> socket.socket:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.settimeout(5)
-        self.sock.connect(("127.0.0.1", self.server.port))
+@contextlib.contextmanager
+def raw_silent_client(server: Server, path: str) -> Iterator[socket.socket]:
+    """Completes the handshake, then never reads: it answers no ping, drains nothing."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    try:
+        sock.connect(("127.0.0.1", server.port))
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(
+        sock.sendall(
             (
-                f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.server.port}\r\n"
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
                 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
             ).encode()
         )
-        assert self.sock.recv(4096).startswith(b"HTTP/1.1 101")
-        return self.sock
-
-    def __exit__(self, *args: object) -> None:
-        self.sock.close()
+        assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+        yield sock
+    finally:
+        sock.close()
 
 
 @pytest.mark.parametrize("project", answer_set_params(["ws-memory", "ws-redis"]), indirect=True)

@@ -89,6 +89,7 @@ def test_a_real_worker_finishes_a_queued_job(
         with celery_worker(project, tmp_path, **celery_env) as worker:
             seen, body = wait_for_job(server, job_id)
             assert body == {"id": job_id, "status": "success", "result": 6.5}, worker.output()
+            assert set(seen) <= {"pending", "started", "success"}
             second = httpx.post(f"{server.url}/api/v1/jobs", json={"numbers": [40, 2]})
             _, body = wait_for_job(server, second.json()["id"])
             assert body["result"] == 42
