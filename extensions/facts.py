@@ -25,7 +25,7 @@ from jinja2.ext import Extension
 # --------------------------------------------------------------------------------------------
 SUPPORTED: dict[str, tuple[Any, ...]] = {
     "auth": ("none",),
-    "database": ("none",),
+    "database": ("none", "sqlite", "postgresql"),
     "cache": ("none",),
     "rate_limit": ("none",),
     "worker": ("none", "celery"),
@@ -314,8 +314,21 @@ def _always(_: dict[str, Any]) -> bool:
     return True
 
 
+def _sqlite(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] == "sqlite")
+
+
+def _postgresql(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] == "postgresql")
+
+
+def _database(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] != "none")
+
+
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
-    ("fastapi>=0.120", _always),
+    # Depends(..., scope="function") closes the session before the response is sent.
+    ("fastapi>=0.121", _always),
     ("fastapi-offline>=1.7", _always),
     ("pydantic[email]>=2.12", _always),
     ("pydantic-settings>=2.12", _always),
@@ -326,6 +339,10 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("redis>=6.4", lambda a: a["websockets"] == "redis"),
     # Structured concurrency for each connection's send and receive tasks (Starlette's own).
     ("anyio>=4.6", lambda a: a["websockets"] != "none"),
+    ("sqlalchemy[asyncio]>=2.0.44", _database),
+    ("alembic>=1.17", _database),
+    ("aiosqlite>=0.21", _sqlite),
+    ("asyncpg>=0.30", _postgresql),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
@@ -338,6 +355,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("celery-types>=0.23", lambda a: a["worker"] == "celery"),
     # A real WebSocket client for tests across server processes (uvicorn[standard] ships it too).
     ("websockets>=15.0", lambda a: a["websockets"] != "none"),
+    # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
+    ("aiosqlite>=0.21", _postgresql),
+    ("asyncpg>=0.30", _sqlite),
 )
 
 

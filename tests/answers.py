@@ -45,6 +45,13 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     "celery-rabbitmq": {**MINIMAL, "worker": "celery", "broker": "rabbitmq"},
     "ws-memory": {**MINIMAL, "websockets": "memory"},
     "ws-redis": {**MINIMAL, "websockets": "redis"},
+    "sqlite": {**MINIMAL, "database": "sqlite"},
+    "postgresql": {
+        **MINIMAL,
+        "database": "postgresql",
+        "project_name": "Inventory",
+        "package_name": "inventory",
+    },
 }
 
 
