@@ -45,6 +45,14 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     "celery-rabbitmq": {**MINIMAL, "worker": "celery", "broker": "rabbitmq"},
     "ws-memory": {**MINIMAL, "websockets": "memory"},
     "ws-redis": {**MINIMAL, "websockets": "redis"},
+    # the worker and the rooms beside the database: wiring points shared by three modules
+    "sqlite-celery-ws": {
+        **MINIMAL,
+        "database": "sqlite",
+        "worker": "celery",
+        "broker": "redis",
+        "websockets": "redis",
+    },
     "sqlite": {**MINIMAL, "database": "sqlite"},
     "postgresql": {
         **MINIMAL,
