@@ -28,9 +28,9 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "database": ("none", "sqlite", "postgresql"),
     "cache": ("none",),
     "rate_limit": ("none",),
-    "worker": ("none",),
-    "broker": (),
-    "websockets": ("none",),
+    "worker": ("none", "celery"),
+    "broker": ("redis", "rabbitmq"),
+    "websockets": ("none", "memory", "redis"),
     "metrics": (False,),
     "docker": (False,),
     "kubernetes": (False,),
@@ -231,6 +231,7 @@ class Facts:
     has_worker: bool
     broker: str  # "" without a worker
     has_websockets: bool
+    has_redis_websockets: bool  # rooms fan out through Redis pub/sub
     has_metrics: bool
     has_docker: bool
     has_kubernetes: bool
@@ -290,6 +291,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_worker=has_worker,
         broker=broker,
         has_websockets=answers["websockets"] != "none",
+        has_redis_websockets=answers["websockets"] == "redis",
         has_metrics=bool(answers["metrics"]),
         has_docker=has_docker,
         has_kubernetes=has_docker and bool(answers["kubernetes"]),
@@ -332,6 +334,11 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
     ("uvicorn[standard]>=0.38", _always),
+    ("celery[redis]>=5.5", lambda a: a["broker"] == "redis"),
+    ("celery>=5.5", lambda a: a["broker"] == "rabbitmq"),
+    ("redis>=6.4", lambda a: a["websockets"] == "redis"),
+    # Structured concurrency for each connection's send and receive tasks (Starlette's own).
+    ("anyio>=4.6", lambda a: a["websockets"] != "none"),
     ("sqlalchemy[asyncio]>=2.0.44", _database),
     ("alembic>=1.17", _database),
     ("aiosqlite>=0.21", _sqlite),
@@ -345,6 +352,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pytest>=8.4", _always),
     ("pytest-asyncio>=1.2", _always),
     ("ruff>=0.14", _always),
+    ("celery-types>=0.23", lambda a: a["worker"] == "celery"),
+    # A real WebSocket client for tests across server processes (uvicorn[standard] ships it too).
+    ("websockets>=15.0", lambda a: a["websockets"] != "none"),
     # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
     ("aiosqlite>=0.21", _postgresql),
     ("asyncpg>=0.30", _sqlite),
