@@ -41,6 +41,17 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
+    # Deployment: every deployment answer on, other modules off.
+    "deploy-all": {
+        **MINIMAL,
+        "python_version": "3.13",
+        "docker": True,
+        "kubernetes": True,
+        "ci": "github",
+        "metrics": True,
+    },
+    # Docker and compose without Kubernetes, CI or metrics.
+    "docker-only": {**MINIMAL, "python_version": "3.11", "docker": True},
 }
 
 

@@ -6,6 +6,10 @@ A module's paths must all exist when its fact is true and none may exist when it
 
 MODULE_PATHS: dict[str, list[str]] = {
     # fact name -> paths owned by the module
+    "has_docker": ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "compose.yaml"],
+    "has_kubernetes": ["deploy/kubernetes/base/kustomization.yaml", "deploy/kubernetes/overlays"],
+    "has_ci": [".github/workflows/ci.yml"],
+    "has_metrics": ["src/{pkg}/metrics.py", "tests/test_metrics.py"],
 }
 
 # Paths every project has, whatever the answers.
