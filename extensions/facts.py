@@ -231,6 +231,7 @@ class Facts:
     compose_services: tuple[str, ...]  # every service of compose.yaml, in order
     compose_backing: tuple[str, ...]  # the backing services among them (postgres, redis, ...)
     images: dict[str, str]  # image of each backing service (compose and CI use the same)
+    secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
 
 
 def derive(answers: dict[str, Any]) -> Facts:
@@ -290,6 +291,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         compose_services=compose_services(partial, services),
         compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
         images={service: SERVICE_IMAGES[service] for service in services},
+        secret_variables=secret_variables(partial, services),
     )
 
 
@@ -334,6 +336,14 @@ def service_environment(
         env.append(("CELERY_BROKER_URL", f"amqp://guest:guest@{hosts['rabbitmq']}:5672//"))
         env.append(("CELERY_RESULT_BACKEND", "rpc://"))
     return tuple(env)
+
+
+def secret_variables(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
+    """Variables that hold credentials: service URLs, and the signing key of password auth."""
+    names = [name for name, _ in service_environment(answers, services, LOCAL_HOSTS)]
+    if answers["auth"] == "password":
+        names.append("SECRET_KEY")
+    return tuple(names)
 
 
 def compose_services(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
