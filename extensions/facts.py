@@ -321,8 +321,10 @@ def service_environment(
         env.append(
             (
                 "DATABASE_URL",
-                f"postgresql+asyncpg://{POSTGRES_USER}:{POSTGRES_PASSWORD}"
-                f"@{hosts['postgresql']}:5432/{POSTGRES_DB}",
+                (
+                    f"postgresql+asyncpg://{POSTGRES_USER}:{POSTGRES_PASSWORD}"
+                    f"@{hosts['postgresql']}:5432/{POSTGRES_DB}"
+                ),
             )
         )
     elif answers["database"] == "sqlite":
