@@ -152,6 +152,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def get_across_recycling(url: str) -> httpx.Response:
+    """GET, again when a recycling worker closed the connection before reading the request.
+
+    Such a request never reached the app, so it was not counted: retrying keeps counts exact.
+    """
+    for attempt in range(3):
+        try:
+            return httpx.get(url, timeout=10)
+        except (httpx.RemoteProtocolError, httpx.ConnectError):
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
 @pytest.mark.parametrize("project", sets_where("has_docker"), indirect=True)
 def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> None:
     port = free_port()
@@ -174,7 +189,7 @@ def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> N
         server = subprocess.Popen(cmd, cwd=project.path, env=env, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             assert server.poll() is None, log.read_text()
             try:
@@ -196,10 +211,10 @@ def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> N
         if project.facts.has_metrics:
             total = 20
             for _ in range(total):  # a new connection each time: any worker may answer
-                assert httpx.get(f"{base}/api/v1/info", timeout=5).status_code == 200
+                assert get_across_recycling(f"{base}/api/v1/info").status_code == 200
             # Each scrape is answered by whichever worker; each must see the sum.
             for _ in range(3):
-                scrape = httpx.get(f"{base}/metrics", timeout=5)
+                scrape = get_across_recycling(f"{base}/metrics")
                 assert scrape.status_code == 200
                 pattern = (
                     r'^http_requests_total\{method="GET",route="/api/v1/info",status="200"\} '
