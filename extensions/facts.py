@@ -25,7 +25,7 @@ from jinja2.ext import Extension
 # --------------------------------------------------------------------------------------------
 SUPPORTED: dict[str, tuple[Any, ...]] = {
     "auth": ("none",),
-    "database": ("none",),
+    "database": ("none", "sqlite", "postgresql"),
     "cache": ("none",),
     "rate_limit": ("none",),
     "worker": ("none",),
@@ -389,6 +389,18 @@ def _always(_: dict[str, Any]) -> bool:
     return True
 
 
+def _sqlite(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] == "sqlite")
+
+
+def _postgresql(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] == "postgresql")
+
+
+def _database(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] != "none")
+
+
 def _docker(answers: dict[str, Any]) -> bool:
     return bool(answers["docker"])
 
@@ -398,6 +410,8 @@ def _metrics(answers: dict[str, Any]) -> bool:
 
 
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
+    # Depends(..., scope="function") closes the session before the response is sent;
+    # fastapi.routing.iter_route_contexts gives the metrics their route templates.
     ("fastapi>=0.165", _always),
     ("fastapi-offline>=1.7", _always),
     ("gunicorn>=25.1", _docker),
@@ -407,6 +421,10 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
     ("uvicorn[standard]>=0.38", _always),
+    ("sqlalchemy[asyncio]>=2.0.44", _database),
+    ("alembic>=1.17", _database),
+    ("aiosqlite>=0.21", _sqlite),
+    ("asyncpg>=0.30", _postgresql),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
@@ -416,6 +434,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pytest>=8.4", _always),
     ("pytest-asyncio>=1.2", _always),
     ("ruff>=0.14", _always),
+    # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
+    ("aiosqlite>=0.21", _postgresql),
+    ("asyncpg>=0.30", _sqlite),
 )
 
 

@@ -41,6 +41,13 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
+    "sqlite": {**MINIMAL, "database": "sqlite"},
+    "postgresql": {
+        **MINIMAL,
+        "database": "postgresql",
+        "project_name": "Inventory",
+        "package_name": "inventory",
+    },
     # Deployment: every deployment answer on, other modules off.
     "deploy-all": {
         **MINIMAL,
@@ -52,6 +59,18 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     },
     # Docker and compose without Kubernetes, CI or metrics.
     "docker-only": {**MINIMAL, "python_version": "3.11", "docker": True},
+    # Every deployment answer with PostgreSQL: migration step, service containers, metrics of
+    # a route with a path parameter.
+    "deploy-postgresql": {
+        **MINIMAL,
+        "database": "postgresql",
+        "docker": True,
+        "kubernetes": True,
+        "ci": "github",
+        "metrics": True,
+    },
+    # Docker with SQLite: the migration step and the data volume of compose.yaml.
+    "docker-sqlite": {**MINIMAL, "database": "sqlite", "docker": True},
 }
 
 

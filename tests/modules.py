@@ -6,6 +6,17 @@ A module's paths must all exist when its fact is true and none may exist when it
 
 MODULE_PATHS: dict[str, list[str]] = {
     # fact name -> paths owned by the module
+    "has_database": [
+        "alembic.ini",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions/0001_initial.py",
+        "src/{pkg}/db",
+        "src/{pkg}/items",
+        "tests/database.py",
+        "tests/test_database.py",
+        "tests/test_items.py",
+    ],
     "has_docker": ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "compose.yaml"],
     "has_kubernetes": ["deploy/kubernetes/base/kustomization.yaml", "deploy/kubernetes/overlays"],
     "has_ci": [".github/workflows/ci.yml"],

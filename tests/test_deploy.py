@@ -8,6 +8,7 @@ itself runs for real with two uvicorn workers on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import socket
@@ -24,6 +25,7 @@ import yaml
 from tests.answers import ANSWER_SETS, effective
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.facts import facts
+from tests.services import postgres_database
 
 
 def sets_where(fact: str) -> list[Any]:
@@ -169,21 +171,39 @@ def get_across_recycling(url: str) -> httpx.Response:
 
 @pytest.mark.parametrize("project", sets_where("has_docker"), indirect=True)
 def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> None:
+    with contextlib.ExitStack() as stack:
+        database: dict[str, str] = {}
+        if project.facts.is_postgresql:
+            database["DATABASE_URL"] = stack.enter_context(postgres_database("tpl_deploy"))
+        elif project.facts.is_sqlite:
+            database["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+        env = clean_env(
+            PYTHONPATH="src",
+            PYTHONDONTWRITEBYTECODE="1",  # the shared render stays untouched
+            ENVIRONMENT="test",
+            **database,
+        )
+        if project.facts.has_database:
+            # The migration step of compose.yaml and the Kubernetes Job, from the project root.
+            run([sys.executable, "-m", "alembic", "upgrade", "head"], project.path, env)
+        serve_and_check(project, tmp_path, env)
+
+
+def serve_and_check(project: Project, tmp_path: Path, env: dict[str, str]) -> None:
     port = free_port()
     metrics_dir = tmp_path / "prometheus"
     log = tmp_path / "gunicorn.log"
-    env = clean_env(
-        PYTHONPATH="src",
-        HOST="127.0.0.1",
-        PORT=str(port),
-        WORKERS="2",
+    env = {
+        **env,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": "2",
         # Recycle each worker after 5 requests: the samples of exited workers must still count.
-        MAX_REQUESTS="5",
-        MAX_REQUESTS_JITTER="0",
-        GRACEFUL_TIMEOUT="5",
-        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-        ENVIRONMENT="test",
-    )
+        "MAX_REQUESTS": "5",
+        "MAX_REQUESTS_JITTER": "0",
+        "GRACEFUL_TIMEOUT": "5",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
     cmd = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
     with log.open("w") as out:
         server = subprocess.Popen(cmd, cwd=project.path, env=env, stdout=out, stderr=out)
@@ -207,23 +227,11 @@ def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> N
         ready = httpx.get(f"{base}/health/ready", timeout=5)
         assert ready.status_code == 200
         assert ready.json()["status"] == "ok"
+        if project.facts.has_database:
+            assert ready.json()["checks"]["database"] == "ok"
 
         if project.facts.has_metrics:
-            total = 20
-            for _ in range(total):  # a new connection each time: any worker may answer
-                assert get_across_recycling(f"{base}/api/v1/info").status_code == 200
-            # Each scrape is answered by whichever worker; each must see the sum.
-            for _ in range(3):
-                scrape = get_across_recycling(f"{base}/metrics")
-                assert scrape.status_code == 200
-                pattern = (
-                    r'^http_requests_total\{method="GET",route="/api/v1/info",status="200"\} '
-                    r"(\S+)$"
-                )
-                counts = re.findall(pattern, scrape.text, re.MULTILINE)
-                assert [float(c) for c in counts] == [float(total)], scrape.text
-            pids = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
-            assert len(pids) >= 3, pids  # 20 requests at 5 per worker: several processes
+            check_metrics_across_workers(project, base, metrics_dir)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -232,6 +240,47 @@ def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> N
             server.kill()
             server.wait()
     assert server.returncode == 0, log.read_text()
+
+
+def requests_total(text: str, route: str) -> list[float]:
+    pattern = (
+        rf'^http_requests_total\{{method="GET",route="{re.escape(route)}",status="200"\}} (\S+)$'
+    )
+    return [float(count) for count in re.findall(pattern, text, re.MULTILINE)]
+
+
+def check_metrics_across_workers(project: Project, base: str, metrics_dir: Path) -> None:
+    total = 20
+    for _ in range(total):  # a new connection each time: any worker may answer
+        assert get_across_recycling(f"{base}/api/v1/info").status_code == 200
+    item_template = None
+    raw_label = ""
+    if project.facts.has_database and not project.facts.has_auth:
+        created = httpx.post(f"{base}/api/v1/items", json={"name": "deploy-check"}, timeout=10)
+        assert created.status_code == 201, created.text
+        raw_label = f'route="/api/v1/items/{created.json()["id"]}"'
+        for _ in range(3):
+            item = get_across_recycling(f"{base}/api/v1/items/{created.json()['id']}")
+            assert item.status_code == 200
+        item_template = next(
+            iter(
+                re.findall(
+                    r'route="(/api/v1/items/\{\w+\})"', get_across_recycling(f"{base}/metrics").text
+                )
+            ),
+            None,
+        )
+        assert item_template is not None
+    # Each scrape is answered by whichever worker; each must see the sum of every process.
+    for _ in range(3):
+        scrape = get_across_recycling(f"{base}/metrics")
+        assert scrape.status_code == 200
+        assert requests_total(scrape.text, "/api/v1/info") == [float(total)], scrape.text
+        if item_template is not None:
+            assert requests_total(scrape.text, item_template) == [3.0], scrape.text
+            assert raw_label not in scrape.text  # never the raw path
+    pids = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
+    assert len(pids) >= 3, pids  # 20 requests at 5 per worker: several processes
 
 
 # --------------------------------------------------------------------------------------------
