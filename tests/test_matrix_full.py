@@ -37,7 +37,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_combination(answers: dict[str, Any], workdir: Path) -> None:
     project = workdir / "project"
     shutil.rmtree(project, ignore_errors=True)
-    render(project, answers)
+    render(project, matrix.data_of(answers))
     leftovers = [
         str(p)
         for p in project.rglob("*")
