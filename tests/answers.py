@@ -44,6 +44,18 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     # auth=jwt: a resource server verifying tokens of an identity provider
     "jwt": {**MINIMAL, "auth": "jwt"},
     "jwt-norbac": {**MINIMAL, "auth": "jwt", "rbac": False},
+    "celery-redis": {**MINIMAL, "worker": "celery", "broker": "redis"},
+    "celery-rabbitmq": {**MINIMAL, "worker": "celery", "broker": "rabbitmq"},
+    "ws-memory": {**MINIMAL, "websockets": "memory"},
+    "ws-redis": {**MINIMAL, "websockets": "redis"},
+    # the worker and the rooms beside the database: wiring points shared by three modules
+    "sqlite-celery-ws": {
+        **MINIMAL,
+        "database": "sqlite",
+        "worker": "celery",
+        "broker": "redis",
+        "websockets": "redis",
+    },
     "sqlite": {**MINIMAL, "database": "sqlite"},
     "postgresql": {
         **MINIMAL,
@@ -68,6 +80,29 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "rbac": False,
         "database": "sqlite",
     },
+    # Deployment: every deployment answer on, other modules off.
+    "deploy-all": {
+        **MINIMAL,
+        "python_version": "3.13",
+        "docker": True,
+        "kubernetes": True,
+        "ci": "github",
+        "metrics": True,
+    },
+    # Docker and compose without Kubernetes, CI or metrics.
+    "docker-only": {**MINIMAL, "python_version": "3.11", "docker": True},
+    # Every deployment answer with PostgreSQL: migration step, service containers, metrics of
+    # a route with a path parameter.
+    "deploy-postgresql": {
+        **MINIMAL,
+        "database": "postgresql",
+        "docker": True,
+        "kubernetes": True,
+        "ci": "github",
+        "metrics": True,
+    },
+    # Docker with SQLite: the migration step and the data volume of compose.yaml.
+    "docker-sqlite": {**MINIMAL, "database": "sqlite", "docker": True},
 }
 
 

@@ -31,6 +31,22 @@ MODULE_PATHS: dict[str, list[str]] = {
         "tests/test_users.py",
         "tests/test_first_admin.py",
     ],
+    "has_worker": [
+        "src/{pkg}/worker/__init__.py",
+        "src/{pkg}/worker/app.py",
+        "src/{pkg}/worker/tasks.py",
+        "src/{pkg}/jobs/__init__.py",
+        "src/{pkg}/jobs/queue.py",
+        "src/{pkg}/jobs/routes.py",
+        "tests/test_jobs.py",
+    ],
+    "has_websockets": [
+        "src/{pkg}/realtime/__init__.py",
+        "src/{pkg}/realtime/hub.py",
+        "src/{pkg}/realtime/rooms.py",
+        "src/{pkg}/realtime/routes.py",
+        "tests/test_realtime.py",
+    ],
     "has_database": [
         "alembic.ini",
         "migrations/env.py",
@@ -42,6 +58,10 @@ MODULE_PATHS: dict[str, list[str]] = {
         "tests/test_database.py",
         "tests/test_items.py",
     ],
+    "has_docker": ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "compose.yaml"],
+    "has_kubernetes": ["deploy/kubernetes/base/kustomization.yaml", "deploy/kubernetes/overlays"],
+    "has_ci": [".github/workflows/ci.yml"],
+    "has_metrics": ["src/{pkg}/metrics.py", "tests/test_metrics.py"],
 }
 
 # Paths every project has, whatever the answers.

@@ -104,6 +104,32 @@ def test_base_dependencies() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("overrides", "runtime", "dev"),
+    [
+        ({"worker": "celery", "broker": "redis"}, {"celery[redis]>=5.5"}, {"celery-types>=0.23"}),
+        ({"worker": "celery", "broker": "rabbitmq"}, {"celery>=5.5"}, {"celery-types>=0.23"}),
+        # broker hidden by `when`: no Celery at all
+        ({"worker": "none", "broker": "redis"}, set(), set()),
+        ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0"}),
+        ({"websockets": "redis"}, {"anyio>=4.6", "redis>=6.4"}, {"websockets>=15.0"}),
+    ],
+)
+def test_worker_and_websockets_dependencies(
+    overrides: dict[str, Any], runtime: set[str], dev: set[str]
+) -> None:
+    base, derived = derive(), derive(**overrides)
+    assert set(derived.dependencies) - set(base.dependencies) == runtime
+    assert set(derived.dev_dependencies) - set(base.dev_dependencies) == dev
+
+
+def test_websockets_facts() -> None:
+    assert not derive().has_websockets
+    memory, redis = derive(websockets="memory"), derive(websockets="redis")
+    assert memory.has_websockets and not memory.has_redis_websockets
+    assert redis.has_websockets and redis.has_redis_websockets and redis.needs_redis
+
+
 def _all_requirements() -> set[str]:
     tables = (facts.RUNTIME_DEPENDENCIES, facts.DEV_DEPENDENCIES)
     return {req for table in tables for req, _ in table}
@@ -198,6 +224,94 @@ class TestValidatorMessages:
             for value in spec.get("choices", [True, False]):
                 if value not in facts.SUPPORTED[key]:
                     assert "not supported yet" in facts.unsupported_error(key, value)
+
+
+# --------------------------------------------------------------------------------------------
+# Deployment facts: compose services, the variables that reach the services, secrets
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("overrides", "compose"),
+    [
+        ({}, ("app",)),
+        ({"database": "sqlite"}, ("app", "migrate")),
+        ({"database": "postgresql"}, ("app", "migrate", "postgres")),
+        ({"cache": "redis"}, ("app", "redis")),
+        ({"worker": "celery", "broker": "redis"}, ("app", "worker", "redis")),
+        (
+            {"database": "postgresql", "worker": "celery", "broker": "rabbitmq", "cache": "redis"},
+            ("app", "migrate", "worker", "postgres", "redis", "rabbitmq"),
+        ),
+        # A hidden broker answer adds no service.
+        ({"worker": "none", "broker": "rabbitmq"}, ("app",)),
+    ],
+)
+def test_compose_services(overrides: dict[str, Any], compose: tuple[str, ...]) -> None:
+    derived = derive(**overrides)
+    assert derived.compose_services == compose
+    assert derived.compose_backing == tuple(
+        s for s in compose if s not in {"app", "migrate", "worker"}
+    )
+    assert set(derived.images) == set(derived.services)
+
+
+def test_service_environment_of_every_service() -> None:
+    derived = derive(database="postgresql", cache="redis", worker="celery", broker="rabbitmq")
+    compose = dict(derived.compose_environment)
+    assert compose == {
+        "DATABASE_URL": "postgresql+asyncpg://postgres:postgres@postgres:5432/app",
+        "REDIS_URL": "redis://redis:6379/0",
+        "CELERY_BROKER_URL": "amqp://guest:guest@rabbitmq:5672//",
+        "CELERY_RESULT_BACKEND": "rpc://",
+    }
+    ci = dict(derived.ci_environment)
+    assert set(ci) == set(compose)
+    assert ci["DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/app"
+    assert ci["CELERY_BROKER_URL"] == "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def test_celery_on_redis_uses_its_own_databases() -> None:
+    env = dict(derive(worker="celery", broker="redis").compose_environment)
+    assert env == {
+        "REDIS_URL": "redis://redis:6379/0",
+        "CELERY_BROKER_URL": "redis://redis:6379/1",
+        "CELERY_RESULT_BACKEND": "redis://redis:6379/2",
+    }
+
+
+def test_sqlite_lives_on_the_compose_volume() -> None:
+    assert dict(derive(database="sqlite").compose_environment) == {
+        "DATABASE_URL": "sqlite+aiosqlite:////data/app.db"
+    }
+    assert derive().compose_environment == ()
+
+
+def test_secret_variables() -> None:
+    assert derive().secret_variables == ()
+    assert derive(database="postgresql", auth="password").secret_variables == (
+        "DATABASE_URL",
+        "SECRET_KEY",
+    )
+    assert derive(cache="redis", worker="celery", broker="redis").secret_variables == (
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "CELERY_RESULT_BACKEND",
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "present", "absent"),
+    [
+        ({"docker": True}, {"gunicorn", "uvicorn-worker"}, {"prometheus-client"}),
+        ({"metrics": True}, {"prometheus-client"}, {"gunicorn", "uvicorn-worker"}),
+        ({}, set(), {"gunicorn", "uvicorn-worker", "prometheus-client"}),
+    ],
+)
+def test_deployment_dependencies(
+    overrides: dict[str, Any], present: set[str], absent: set[str]
+) -> None:
+    names = {facts.requirement_name(r) for r in derive(**overrides).dependencies}
+    assert present <= names
+    assert not absent & names
 
 
 class TestAnswerMigrations:
