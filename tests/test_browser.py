@@ -103,14 +103,14 @@ def test_swagger_ui_password_flow_in_chromium(tmp_path: Path) -> None:
             page.fill("#oauth_username", ADMIN_EMAIL)
             page.fill("#oauth_password", ADMIN_PASSWORD)
             page.click(".auth-btn-wrapper .authorize")
-            page.wait_for_selector(".auth-btn-wrapper .logout", timeout=15_000)
+            page.wait_for_selector(".auth-btn-wrapper button:has-text('Logout')", timeout=15_000)
             page.click(".btn-done")
 
             operation = page.locator(".opblock-get", has_text="/api/v1/users/me").first
             operation.locator(".opblock-summary").click()
             operation.locator(".try-out__btn").click()
             operation.locator(".execute").click()
-            status = operation.locator(".live-responses-table .response-col_status").first
+            status = operation.locator(".live-responses-table tbody .response-col_status").first
             status.wait_for(timeout=15_000)
             page.screenshot(path=str(ARTIFACTS / "swagger-users-me.png"), full_page=True)
             assert status.inner_text().strip().startswith("200")
