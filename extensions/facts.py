@@ -26,8 +26,8 @@ from jinja2.ext import Extension
 SUPPORTED: dict[str, tuple[Any, ...]] = {
     "auth": ("none",),
     "database": ("none",),
-    "cache": ("none",),
-    "rate_limit": ("none",),
+    "cache": ("none", "memory", "redis"),
+    "rate_limit": ("none", "memory", "redis"),
     "worker": ("none",),
     "broker": (),
     "websockets": ("none",),
@@ -211,7 +211,9 @@ class Facts:
     is_sqlite: bool
     is_postgresql: bool
     has_cache: bool
+    has_redis_cache: bool  # the cache is shared through Redis
     has_rate_limit: bool
+    has_redis_rate_limit: bool  # the rate limit counters are shared through Redis
     has_worker: bool
     broker: str  # "" without a worker
     has_websockets: bool
@@ -265,7 +267,9 @@ def derive(answers: dict[str, Any]) -> Facts:
         is_sqlite=database == "sqlite",
         is_postgresql=database == "postgresql",
         has_cache=answers["cache"] != "none",
+        has_redis_cache=answers["cache"] == "redis",
         has_rate_limit=answers["rate_limit"] != "none",
+        has_redis_rate_limit=answers["rate_limit"] == "redis",
         has_worker=has_worker,
         broker=broker,
         has_websockets=answers["websockets"] != "none",
@@ -297,6 +301,9 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
     ("uvicorn[standard]>=0.38", _always),
+    ("limits>=5.6", lambda a: a["rate_limit"] != "none"),
+    # One Redis client library for every module (limits is told to use redis-py, not coredis).
+    ("redis>=6.4", lambda a: "redis" in (a["cache"], a["rate_limit"])),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (

@@ -6,6 +6,13 @@ A module's paths must all exist when its fact is true and none may exist when it
 
 MODULE_PATHS: dict[str, list[str]] = {
     # fact name -> paths owned by the module
+    "has_rate_limit": [
+        "src/{pkg}/ratelimit/__init__.py",
+        "src/{pkg}/ratelimit/client.py",
+        "src/{pkg}/ratelimit/dependency.py",
+        "src/{pkg}/ratelimit/limiter.py",
+        "tests/test_ratelimit.py",
+    ],
 }
 
 # Paths every project has, whatever the answers.

@@ -90,6 +90,30 @@ def test_base_dependencies() -> None:
     assert names == {"fastapi", "pydantic", "pydantic-settings", "structlog", "uvicorn"}
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"rate_limit": "memory"}, {"limits"}),
+        ({"rate_limit": "redis"}, {"limits", "redis"}),
+        ({"cache": "redis", "rate_limit": "memory"}, {"limits", "redis"}),
+    ],
+)
+def test_cache_and_rate_limit_dependencies(overrides: dict[str, Any], expected: set[str]) -> None:
+    names = {facts.requirement_name(r) for r in derive(**overrides).dependencies}
+    base = {facts.requirement_name(r) for r in derive().dependencies}
+    assert names - base >= expected
+    assert ("redis" in names) == ("redis" in overrides.values())
+
+
+def test_redis_backend_facts() -> None:
+    derived = derive(cache="redis", rate_limit="memory")
+    assert derived.has_cache and derived.has_redis_cache
+    assert derived.has_rate_limit and not derived.has_redis_rate_limit
+    derived = derive(cache="none", rate_limit="redis")
+    assert not derived.has_cache and not derived.has_redis_cache
+    assert derived.has_redis_rate_limit
+
+
 def _all_requirements() -> set[str]:
     tables = (facts.RUNTIME_DEPENDENCIES, facts.DEV_DEPENDENCIES)
     return {req for table in tables for req, _ in table}
