@@ -214,6 +214,7 @@ class Facts:
     has_redis_cache: bool  # the cache is shared through Redis
     has_rate_limit: bool
     has_redis_rate_limit: bool  # the rate limit counters are shared through Redis
+    needs_redis_client: bool  # the project's own code imports redis-py
     has_worker: bool
     broker: str  # "" without a worker
     has_websockets: bool
@@ -270,6 +271,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_redis_cache=answers["cache"] == "redis",
         has_rate_limit=answers["rate_limit"] != "none",
         has_redis_rate_limit=answers["rate_limit"] == "redis",
+        needs_redis_client=_needs_redis_client(partial),
         has_worker=has_worker,
         broker=broker,
         has_websockets=answers["websockets"] != "none",
@@ -295,6 +297,11 @@ def _always(_: dict[str, Any]) -> bool:
     return True
 
 
+def _needs_redis_client(answers: dict[str, Any]) -> bool:
+    """redis-py is used by the Redis cache or limiter (and their tests' clean-up)."""
+    return "redis" in (answers["cache"], answers["rate_limit"])
+
+
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("fastapi>=0.120", _always),
     ("pydantic[email]>=2.12", _always),
@@ -303,7 +310,10 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("uvicorn[standard]>=0.38", _always),
     ("limits>=5.6", lambda a: a["rate_limit"] != "none"),
     # One Redis client library for every module (limits is told to use redis-py, not coredis).
-    ("redis>=6.4", lambda a: "redis" in (a["cache"], a["rate_limit"])),
+    ("cashews>=7.4", lambda a: a["cache"] == "memory"),
+    ("cashews[redis]>=7.4", lambda a: a["cache"] == "redis"),
+    # redis-py, imported by the limiter (the cache reaches Redis through cashews[redis]).
+    ("redis>=6.4", lambda a: a["rate_limit"] == "redis"),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (

@@ -41,6 +41,8 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
+    "cache-memory": {**MINIMAL, "cache": "memory"},
+    "cache-redis": {**MINIMAL, "cache": "redis"},
     "ratelimit-memory": {**MINIMAL, "rate_limit": "memory"},
     "ratelimit-redis": {**MINIMAL, "rate_limit": "redis"},
 }
