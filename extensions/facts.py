@@ -59,6 +59,22 @@ QUESTIONS = (
     "ci",
 )
 
+# The answers derive() reads; the facts exist once all of them are answered.
+DERIVED_FROM = (
+    "auth",
+    "rbac",
+    "database",
+    "cache",
+    "rate_limit",
+    "worker",
+    "broker",
+    "websockets",
+    "metrics",
+    "docker",
+    "kubernetes",
+    "ci",
+)
+
 # Import names a generated package must not shadow (besides the standard library and keywords).
 RESERVED_PACKAGE_NAMES = frozenset(
     {
@@ -237,7 +253,12 @@ def derive(answers: dict[str, Any]) -> Facts:
     has_worker = worker == "celery"
     broker = answers["broker"] if has_worker else ""
     has_docker = bool(answers["docker"])
-    needs_redis = "redis" in (answers["cache"], answers["rate_limit"], answers["websockets"], broker)
+    needs_redis = "redis" in (
+        answers["cache"],
+        answers["rate_limit"],
+        answers["websockets"],
+        broker,
+    )
     needs_rabbitmq = broker == "rabbitmq"
     services = tuple(
         name
@@ -304,6 +325,7 @@ def _needs_redis_client(answers: dict[str, Any]) -> bool:
 
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("fastapi>=0.120", _always),
+    ("fastapi-offline>=1.7", _always),
     ("pydantic[email]>=2.12", _always),
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
@@ -319,6 +341,7 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("httpx>=0.28", _always),
     ("mypy>=1.18", _always),
+    ("pre-commit>=4.3", _always),
     ("pytest>=8.4", _always),
     ("pytest-asyncio>=1.2", _always),
     ("ruff>=0.14", _always),
@@ -358,5 +381,5 @@ class FactsHook(ContextHook):
     """Adds the derived facts to the render context once every question is answered."""
 
     def hook(self, context: dict[str, Any]) -> None:
-        if all(key in context for key in QUESTIONS):
+        if all(key in context for key in DERIVED_FROM):
             context.update(asdict(derive(context)))

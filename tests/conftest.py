@@ -21,7 +21,10 @@ from tests.answers import ANSWER_SETS, answers, effective
 from tests.facts import facts
 from tests.paths import ROOT
 
-_SETTINGS = Path(os.environ.get("PYTEST_COPIER_SETTINGS_DIR", "/tmp")) / "fastapi-template-copier-settings.yml"
+_SETTINGS = (
+    Path(os.environ.get("PYTEST_COPIER_SETTINGS_DIR", "/tmp"))
+    / "fastapi-template-copier-settings.yml"
+)
 _SETTINGS.write_text("{}\n")
 os.environ["COPIER_SETTINGS_PATH"] = str(_SETTINGS)
 BIN = Path(sys.executable).parent

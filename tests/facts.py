@@ -24,3 +24,14 @@ def render_default(default: Any, context: dict[str, Any]) -> Any:
     if isinstance(default, str) and "{{" in default:
         return _env.from_string(default).render(**context)
     return default
+
+
+def load_extension(name: str) -> Any:
+    """Another module of extensions/, loaded by path like copier does."""
+    spec = importlib.util.spec_from_file_location(
+        f"template_{name}", ROOT / "extensions" / f"{name}.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -35,7 +35,11 @@ def test_supported_table_covers_every_choice_question() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("My Service", "my-service"), ("  Billing API v2 ", "billing-api-v2"), ("42 Things!", "things")],
+    [
+        ("My Service", "my-service"),
+        ("  Billing API v2 ", "billing-api-v2"),
+        ("42 Things!", "things"),
+    ],
 )
 def test_kebab(text: str, expected: str) -> None:
     assert facts.kebab(text) == expected
@@ -87,7 +91,14 @@ def test_effective_module_flags() -> None:
 
 def test_base_dependencies() -> None:
     names = {facts.requirement_name(r) for r in derive().dependencies}
-    assert names == {"fastapi", "pydantic", "pydantic-settings", "structlog", "uvicorn"}
+    assert names == {
+        "fastapi",
+        "fastapi-offline",
+        "pydantic",
+        "pydantic-settings",
+        "structlog",
+        "uvicorn",
+    }
 
 
 @pytest.mark.parametrize(
@@ -191,3 +202,34 @@ class TestValidatorMessages:
             for value in spec.get("choices", [True, False]):
                 if value not in facts.SUPPORTED[key]:
                     assert "not supported yet" in facts.unsupported_error(key, value)
+
+
+class TestAnswerMigrations:
+    """extensions/migrations.py, run by copier before an update."""
+
+    def test_rename_applies_between_versions(self) -> None:
+        from tests.facts import load_extension
+
+        migrations = load_extension("migrations")
+        changes = (("0.2.0", "author", "author_name"), ("0.4.0", "legacy", None))
+        assert migrations.applicable(changes, "0.1.0", "0.2.0") == [("author", "author_name")]
+        assert migrations.applicable(changes, "0.2.0", "0.3.0") == []
+        assert migrations.applicable(changes, "0.1.0", "0.4.1") == [
+            ("author", "author_name"),
+            ("legacy", None),
+        ]
+
+    def test_migrate_rewrites_keys_only(self) -> None:
+        from tests.facts import load_extension
+
+        migrations = load_extension("migrations")
+        text = "_commit: 0.1.0\nauthor: Ada\nauthor_email: a@b.cd\nlegacy: x\n"
+        out = migrations.migrate(text, [("author", "author_name"), ("legacy", None)])
+        assert out == "_commit: 0.1.0\nauthor_name: Ada\nauthor_email: a@b.cd\n"
+
+    def test_stale_old_key_is_dropped_when_new_one_exists(self) -> None:
+        from tests.facts import load_extension
+
+        migrations = load_extension("migrations")
+        out = migrations.migrate("author: Old\nauthor_name: New\n", [("author", "author_name")])
+        assert out == "author_name: New\n"

@@ -4,7 +4,6 @@ is written."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from tests.answers import MINIMAL, QUESTIONS
 from tests.conftest import BIN
 from tests.facts import facts
 from tests.paths import ROOT
+
 
 def _built(key: str, value: Any) -> Any:
     """Marks a case that needs a module not built yet: its own validator refuses it first."""
@@ -94,5 +94,3 @@ def test_good_answers_render(tmp_path: Path) -> None:
     result = copier_copy(tmp_path / "project", {})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "project" / "pyproject.toml").exists()
-
-
