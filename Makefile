@@ -8,7 +8,7 @@ DEMO_DIR ?= demo
 # Two xdist workers: the machine has two cores. Override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help venv services test test-fast demo clean
+.PHONY: help venv services test test-full test-fast demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,7 +28,10 @@ services: ## start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are dow
 	bash .ci/services
 
 test: venv services ## the whole template test suite
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full" tests
+
+test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand)
+	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
 
 test-fast: venv ## unit tests of the extensions and validators only (no render matrix)
 	$(BIN)/python -m pytest -n $(JOBS) tests/test_facts.py tests/test_validators.py

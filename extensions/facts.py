@@ -25,7 +25,7 @@ from jinja2.ext import Extension
 # --------------------------------------------------------------------------------------------
 SUPPORTED: dict[str, tuple[Any, ...]] = {
     "auth": ("none",),
-    "database": ("none",),
+    "database": ("none", "sqlite", "postgresql"),
     "cache": ("none", "memory", "redis"),
     "rate_limit": ("none", "memory", "redis"),
     "worker": ("none",),
@@ -318,20 +318,36 @@ def _always(_: dict[str, Any]) -> bool:
     return True
 
 
+def _sqlite(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] == "sqlite")
+
+
+def _postgresql(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] == "postgresql")
+
+
+def _database(answers: dict[str, Any]) -> bool:
+    return bool(answers["database"] != "none")
+
+
 def _needs_redis_client(answers: dict[str, Any]) -> bool:
     """redis-py is used by the Redis cache or limiter (and their tests' clean-up)."""
     return "redis" in (answers["cache"], answers["rate_limit"])
 
 
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
-    ("fastapi>=0.120", _always),
+    # Depends(..., scope="function") closes the session before the response is sent.
+    ("fastapi>=0.121", _always),
     ("fastapi-offline>=1.7", _always),
     ("pydantic[email]>=2.12", _always),
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
     ("uvicorn[standard]>=0.38", _always),
+    ("sqlalchemy[asyncio]>=2.0.44", _database),
+    ("alembic>=1.17", _database),
+    ("aiosqlite>=0.21", _sqlite),
+    ("asyncpg>=0.30", _postgresql),
     ("limits>=5.6", lambda a: a["rate_limit"] != "none"),
-    # One Redis client library for every module (limits is told to use redis-py, not coredis).
     ("cashews>=7.4", lambda a: a["cache"] == "memory"),
     ("cashews[redis]>=7.4", lambda a: a["cache"] == "redis"),
     # redis-py, imported by the limiter (the cache reaches Redis through cashews[redis]).
@@ -345,6 +361,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pytest>=8.4", _always),
     ("pytest-asyncio>=1.2", _always),
     ("ruff>=0.14", _always),
+    # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
+    ("aiosqlite>=0.21", _postgresql),
+    ("asyncpg>=0.30", _sqlite),
 )
 
 

@@ -41,8 +41,17 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
+    "sqlite": {**MINIMAL, "database": "sqlite"},
+    "postgresql": {
+        **MINIMAL,
+        "database": "postgresql",
+        "project_name": "Inventory",
+        "package_name": "inventory",
+    },
     "cache-memory": {**MINIMAL, "cache": "memory"},
     "cache-redis": {**MINIMAL, "cache": "redis"},
+    "cache-memory-sqlite": {**MINIMAL, "cache": "memory", "database": "sqlite"},
+    "cache-redis-sqlite": {**MINIMAL, "cache": "redis", "rate_limit": "redis", "database": "sqlite"},
     "ratelimit-memory": {**MINIMAL, "rate_limit": "memory"},
     "ratelimit-redis": {**MINIMAL, "rate_limit": "redis"},
 }

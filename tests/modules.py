@@ -14,6 +14,17 @@ MODULE_PATHS: dict[str, list[str]] = {
         "src/{pkg}/ratelimit/limiter.py",
         "tests/test_ratelimit.py",
     ],
+    "has_database": [
+        "alembic.ini",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions/0001_initial.py",
+        "src/{pkg}/db",
+        "src/{pkg}/items",
+        "tests/database.py",
+        "tests/test_database.py",
+        "tests/test_items.py",
+    ],
 }
 
 # Paths every project has, whatever the answers.

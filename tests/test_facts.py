@@ -233,3 +233,22 @@ class TestAnswerMigrations:
         migrations = load_extension("migrations")
         out = migrations.migrate("author: Old\nauthor_name: New\n", [("author", "author_name")])
         assert out == "author_name: New\n"
+
+
+@pytest.mark.parametrize(
+    ("database", "runtime", "dev"),
+    [
+        ("none", set(), set()),
+        ("sqlite", {"sqlalchemy", "alembic", "aiosqlite"}, {"asyncpg"}),
+        ("postgresql", {"sqlalchemy", "alembic", "asyncpg"}, {"aiosqlite"}),
+    ],
+)
+def test_database_dependencies(database: str, runtime: set[str], dev: set[str]) -> None:
+    """The chosen driver runs the service; the other one lets the tests run on both databases."""
+    derived = derive(database=database)
+    base_runtime = {facts.requirement_name(r) for r in derive().dependencies}
+    base_dev = {facts.requirement_name(r) for r in derive().dev_dependencies}
+    names = {facts.requirement_name(r) for r in derived.dependencies}
+    dev_names = {facts.requirement_name(r) for r in derived.dev_dependencies}
+    assert names - base_runtime == runtime
+    assert dev_names - base_dev == dev

@@ -1,0 +1,1 @@
+"""Items: an example resource stored in the database (model, schemas, queries, routes)."""

@@ -1,0 +1,240 @@
+"""The answer matrix, derived from copier.yml itself: choices, `when` and validators.
+
+A new choice in copier.yml (or a newly supported one in extensions/facts.py) extends every tier
+with no edit here.
+
+- `full_matrix()`: every valid combination of the functional answers, the others at their
+  defaults, plus every value of each other answer (tier 1, `make test-full`).
+- `covering_array(t)`: a t-wise covering array over all the answers (tier 2 with t=3,
+  tier 3 with t=2): every combination of t values that some valid answer set has appears in at
+  least one chosen set. Greedy (AETG-style) and seeded, so every xdist worker collects the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import random
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from tests.answers import QUESTIONS
+from tests.facts import facts
+from tests.paths import ROOT
+
+FUNCTIONAL = ("auth", "rbac", "database", "cache", "rate_limit", "worker", "broker", "websockets")
+# Free-text questions keep their defaults; every other question with choices or a bool varies.
+VARIED = tuple(
+    key for key, spec in QUESTIONS.items() if "choices" in spec or spec.get("type") == "bool"
+)
+OTHER = tuple(key for key in VARIED if key not in FUNCTIONAL)
+
+_env = jinja2.Environment(undefined=jinja2.StrictUndefined, extensions=[facts.FactsExtension])
+
+
+@cache
+def _compiled(template: str) -> jinja2.Template:
+    return _env.from_string(template)
+
+
+def _render(template: str, context: dict[str, Any]) -> str:
+    return _compiled(template).render(**context).strip()
+
+
+def _truthy(text: str) -> bool:
+    return text.lower() not in {"", "false", "no", "off", "0", "none"}
+
+
+def domain(key: str) -> list[Any]:
+    spec = QUESTIONS[key]
+    return list(spec["choices"]) if "choices" in spec else [True, False]
+
+
+def default(key: str, context: dict[str, Any]) -> Any:
+    value = QUESTIONS[key].get("default")
+    if isinstance(value, str) and "{{" in value:
+        return _render(value, context)
+    return value
+
+
+def asked(key: str, context: dict[str, Any]) -> bool:
+    when = QUESTIONS[key].get("when")
+    if when is None:
+        return True
+    return _truthy(_render(str(when), context)) if isinstance(when, str) else bool(when)
+
+
+def error(key: str, context: dict[str, Any]) -> str:
+    validator = QUESTIONS[key].get("validator")
+    return _render(validator, context) if validator else ""
+
+
+def _expand(keys: tuple[str, ...], fixed: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every answer set varying `keys` (in copier.yml order), the rest from `fixed` or defaults,
+    skipping what `when` hides and what a validator refuses."""
+    results: list[dict[str, Any]] = [{}]
+    for key in QUESTIONS:
+        grown = []
+        for partial in results:
+            if key in keys and asked(key, partial):
+                values = domain(key)
+            elif key in fixed:
+                values = [fixed[key]]
+            else:
+                values = [default(key, partial)]
+            for value in values:
+                candidate = {**partial, key: value}
+                if not asked(key, partial) or not error(key, candidate):
+                    grown.append(candidate)
+        results = grown
+    return results
+
+
+@cache
+def functional_combinations() -> tuple[dict[str, Any], ...]:
+    return tuple(_expand(FUNCTIONAL, {}))
+
+
+@cache
+def other_combinations() -> tuple[dict[str, Any], ...]:
+    return tuple(_expand(OTHER, {}))
+
+
+def full_matrix() -> list[dict[str, Any]]:
+    """Tier 1: every functional combination, plus every value of each other answer."""
+    sets = list(functional_combinations())
+    seen = {_key(s) for s in sets}
+    for key in OTHER:
+        for answers in _expand((key,), {}):
+            if _key(answers) not in seen:
+                seen.add(_key(answers))
+                sets.append(answers)
+    return sets
+
+
+def _key(answers: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, repr(answers[k])) for k in VARIED)
+
+
+@cache
+def _combine(f_index: int, o_index: int) -> dict[str, Any] | None:
+    other = other_combinations()[o_index]
+    answers = {**functional_combinations()[f_index], **{k: other[k] for k in OTHER}}
+    for key in QUESTIONS:
+        if asked(key, answers) and error(key, answers):
+            return None
+    return answers
+
+
+@cache
+def covering_array(strength: int) -> tuple[dict[str, Any], ...]:
+    """A t-wise covering array, cached on disk by the content of its inputs (it takes seconds)."""
+    inputs = b"".join(
+        (ROOT / name).read_bytes()
+        for name in ("copier.yml", "extensions/facts.py", "tests/matrix.py")
+    )
+    digest = hashlib.sha256(inputs).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"fastapi-template-matrix-{strength}-{digest}.json"
+    if path.exists():
+        return tuple(json.loads(path.read_text()))
+    result = _covering_array(strength)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(result))
+    partial.replace(path)
+    return result
+
+
+def _covering_array(strength: int, seed: int = 20261129) -> tuple[dict[str, Any], ...]:
+    """A seeded greedy t-wise covering array over VARIED, valid sets only."""
+    functional, other = functional_combinations(), other_combinations()
+    params = VARIED
+    targets: set[tuple[tuple[str, str], ...]] = set()
+    for group in itertools.combinations(params, strength):
+        f_keys = [k for k in group if k in FUNCTIONAL]
+        o_keys = [k for k in group if k not in FUNCTIONAL]
+        f_proj = {tuple((k, repr(c[k])) for k in f_keys) for c in functional}
+        o_proj = {tuple((k, repr(c[k])) for k in o_keys) for c in other}
+        for f_part, o_part in itertools.product(f_proj, o_proj):
+            targets.add(tuple(sorted(f_part + o_part)))
+
+    def tuples_of(answers: dict[str, Any]) -> set[tuple[tuple[str, str], ...]]:
+        items = sorted((k, repr(answers[k])) for k in params)
+        return set(itertools.combinations(items, strength))
+
+    rng = random.Random(seed)
+    chosen: list[dict[str, Any]] = []
+    uncovered = set(targets)
+    while uncovered:
+        best: dict[str, Any] | None = None
+        best_gain: set[tuple[tuple[str, str], ...]] = set()
+        for _ in range(300):
+            candidate = _combine(rng.randrange(len(functional)), rng.randrange(len(other)))
+            if candidate is None:
+                continue
+            gain = tuples_of(candidate) & uncovered
+            if len(gain) > len(best_gain):
+                best, best_gain = candidate, gain
+        if best is None:  # the remaining targets are not reachable by sampling: scan them all
+            for f, o in itertools.product(range(len(functional)), range(len(other))):
+                candidate = _combine(f, o)
+                if candidate is not None and tuples_of(candidate) & uncovered:
+                    best, best_gain = candidate, tuples_of(candidate) & uncovered
+                    break
+            if best is None:
+                break
+        chosen.append(best)
+        uncovered -= best_gain
+    return tuple(chosen)
+
+
+def defaults() -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for key in QUESTIONS:
+        answers[key] = default(key, answers)
+    return answers
+
+
+def is_valid(answers: dict[str, Any]) -> bool:
+    return all(not (asked(key, answers) and error(key, answers)) for key in QUESTIONS)
+
+
+def tier3() -> list[dict[str, Any]]:
+    """Pairwise, plus the defaults and everything-on (when they are valid answer sets)."""
+    sets = [s for s in (defaults(), everything_on()) if is_valid(s)]
+    seen = {_key(s) for s in sets}
+    sets += [s for s in covering_array(2) if _key(s) not in seen]
+    return sets
+
+
+def everything_on() -> dict[str, Any]:
+    """The richest valid answer set: the last choice of every question (most capable)."""
+    answers: dict[str, Any] = {}
+    for key in QUESTIONS:
+        if key in VARIED and asked(key, answers):
+            options = [v for v in domain(key) if v not in (False, "none")]
+            valid = [v for v in options if not error(key, {**answers, key: v})]
+            answers[key] = valid[-1] if valid else default(key, answers)
+        else:
+            answers[key] = default(key, answers)
+    return answers
+
+
+def name_of(answers: dict[str, Any]) -> str:
+    """A short readable id of an answer set, for test ids."""
+    parts = []
+    for key in VARIED:
+        value = answers.get(key)
+        if value in (None, "none", False) or (
+            key == "broker" and answers.get("worker") != "celery"
+        ):
+            continue
+        if key == "rbac" and answers.get("auth") == "none":
+            continue
+        parts.append(key if value is True else f"{key}={value}")
+    return ",".join(parts) or "minimal"

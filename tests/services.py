@@ -1,0 +1,50 @@
+"""Real services for rendered projects' tests: a fresh PostgreSQL database, a Redis database
+index, the RabbitMQ broker, all on 127.0.0.1, cleaned up afterwards."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+PG_ADMIN = [
+    "psql",
+    "-h",
+    "127.0.0.1",
+    "-U",
+    "postgres",
+    "-d",
+    "postgres",
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-q",
+    "-c",
+]
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "tpl") -> Iterator[str]:
+    """A uniquely named PostgreSQL database, dropped afterwards; yields its asyncpg URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    subprocess.run([*PG_ADMIN, f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        subprocess.run(
+            [*PG_ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+            check=False,
+            capture_output=True,
+        )
+
+
+@contextlib.contextmanager
+def service_env(answers: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """Environment variables that point a rendered project's tests at the real services its
+    answers need."""
+    env: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        if answers.get("database") == "postgresql":
+            env["DATABASE_URL"] = stack.enter_context(postgres_database())
+        yield env
