@@ -231,6 +231,7 @@ class Facts:
     has_rate_limit: bool
     has_redis_rate_limit: bool  # the rate limit counters are shared through Redis
     needs_redis_client: bool  # the project's own code imports redis-py
+    caches_items: bool  # GET /api/v1/items/{id} is cached
     has_worker: bool
     broker: str  # "" without a worker
     has_websockets: bool
@@ -293,6 +294,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_rate_limit=answers["rate_limit"] != "none",
         has_redis_rate_limit=answers["rate_limit"] == "redis",
         needs_redis_client=_needs_redis_client(partial),
+        caches_items=answers["cache"] != "none" and database != "none",
         has_worker=has_worker,
         broker=broker,
         has_websockets=answers["websockets"] != "none",

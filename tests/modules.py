@@ -7,6 +7,7 @@ A module's paths must all exist when its fact is true and none may exist when it
 MODULE_PATHS: dict[str, list[str]] = {
     # fact name -> paths owned by the module
     "has_cache": ["src/{pkg}/cache.py", "tests/test_cache.py"],
+    "caches_items": ["tests/test_items_cache.py"],
     "has_rate_limit": [
         "src/{pkg}/ratelimit/__init__.py",
         "src/{pkg}/ratelimit/client.py",

@@ -126,6 +126,9 @@ def test_redis_backend_facts() -> None:
     assert not derived.has_cache and not derived.has_redis_cache
     assert derived.has_redis_rate_limit and derived.needs_redis_client
     assert not derive(cache="memory", rate_limit="memory").needs_redis_client
+    assert derive(cache="memory", database="sqlite").caches_items
+    assert not derive(cache="memory", database="none").caches_items
+    assert not derive(cache="none", database="sqlite").caches_items
 
 
 def _all_requirements() -> set[str]:
