@@ -45,8 +45,9 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     "postgresql": {
         **MINIMAL,
         "database": "postgresql",
-        "project_name": "Inventory",
-        "package_name": "inventory",
+        # A package name that sorts after "tests": import order must not depend on the name.
+        "project_name": "Warehouse",
+        "package_name": "warehouse",
     },
     "cache-memory": {**MINIMAL, "cache": "memory"},
     "cache-redis": {**MINIMAL, "cache": "redis"},

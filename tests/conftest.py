@@ -74,6 +74,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
     env = {key: os.environ[key] for key in keep if key in os.environ}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    # Shared renders stay as rendered: no __pycache__ directories left behind.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra)
     return env
 

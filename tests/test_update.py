@@ -25,12 +25,11 @@ from tests.facts import facts
 from tests.modules import MODULE_PATHS
 from tests.paths import ROOT
 
-pytestmark = pytest.mark.xdist_group("update")
-
 OLD, NEW = "0.1.0", "0.2.0"
+MARKER = re.compile(r"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
 HEALTH = Path("template/src/{{package_name}}/health.py.jinja")
 OLD_HEALTH_LINE = "`/health/live` does no I/O: it says the process serves requests."
-NEW_HEALTH_LINE = "`/health/live` does no I/O: it only says the process serves requests."
+NEW_HEALTH_LINE = "`/health/live` does no I/O: it tells that the process serves requests."
 ANSWERS = {**MINIMAL, "project_name": "Update Me", "author_name": "Ada Lovelace"}
 
 
@@ -181,6 +180,7 @@ def tree(root: Path) -> set[str]:
     }
 
 
+@pytest.mark.xdist_group("update")
 def test_update_equals_a_fresh_render(releases: Releases, tmp_path: Path) -> None:
     updated = render_at(releases, OLD, tmp_path / "updated", old_answers())
     update(updated)
@@ -197,6 +197,7 @@ def test_update_equals_a_fresh_render(releases: Releases, tmp_path: Path) -> Non
     assert "_commit: 0.2.0" in (updated / ".copier-answers.yml").read_text()
 
 
+@pytest.mark.xdist_group("update")
 def test_renamed_answer_is_carried_over(releases: Releases, tmp_path: Path) -> None:
     project = render_at(releases, OLD, tmp_path / "p", old_answers())
     assert "author: Ada Lovelace" in (project / ".copier-answers.yml").read_text()
@@ -207,6 +208,7 @@ def test_renamed_answer_is_carried_over(releases: Releases, tmp_path: Path) -> N
     assert 'name = "Ada Lovelace"' in (project / "pyproject.toml").read_text()
 
 
+@pytest.mark.xdist_group("update")
 def test_user_edits_survive(releases: Releases, tmp_path: Path) -> None:
     project = render_at(releases, OLD, tmp_path / "p", old_answers())
     package = project / "src" / "update_me"
@@ -230,6 +232,7 @@ def test_user_edits_survive(releases: Releases, tmp_path: Path) -> None:
     assert (project / "CONTRIBUTING.md").exists()
 
 
+@pytest.mark.xdist_group("update")
 def test_conflict_leaves_markers_and_the_hook_refuses_them(
     releases: Releases, tmp_path: Path
 ) -> None:
@@ -265,6 +268,7 @@ def test_conflict_leaves_markers_and_the_hook_refuses_them(
     assert "conflict markers" in result.stdout + result.stderr
 
 
+@pytest.mark.xdist_group("update")
 def test_user_owned_files_are_never_overwritten(releases: Releases, tmp_path: Path) -> None:
     project = render_at(releases, OLD, tmp_path / "p", old_answers())
     env = project / ".env"
@@ -295,9 +299,12 @@ def _switch_params() -> list[Any]:
             on,
             off,
             id=f"{key}={on}",
-            marks=pytest.mark.skipif(
-                on not in facts.SUPPORTED[key], reason=f"{key}={on} is not built yet"
-            ),
+            marks=[
+                pytest.mark.skipif(
+                    on not in facts.SUPPORTED[key], reason=f"{key}={on} is not built yet"
+                ),
+                pytest.mark.xdist_group(f"update-{key}"),
+            ],
         )
         for key, on, off in SWITCHES
     ]
@@ -316,10 +323,6 @@ def test_switching_a_module_on_and_off(
     _check(project, {**ANSWERS, key: off})
 
 
-# A conflict marker opens a line (the rendered pre-commit hook mentions one inside a pattern).
-CONFLICT = re.compile(r"^<<<<<<< ", re.MULTILINE)
-
-
 def _check(path: Path, data: dict[str, Any]) -> None:
     from tests.answers import QUESTIONS
     from tests.facts import render_default
@@ -336,7 +339,7 @@ def _check(path: Path, data: dict[str, Any]) -> None:
         for pattern in patterns:
             exists = (path / pattern.format(pkg=project.package)).exists()
             assert exists == getattr(derived, fact), pattern
-    leftovers = [p.name for p in path.rglob("*") if p.suffix == ".rej" or CONFLICT.search(_text(p))]
+    leftovers = [p.name for p in path.rglob("*") if p.suffix == ".rej" or MARKER.search(_text(p))]
     assert leftovers == []
     run([str(BIN / "ruff"), "check", "--no-cache", "."], path, clean_env())
     run(
