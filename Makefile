@@ -42,6 +42,8 @@ demo: venv ## render the defaults into ./demo, test it, and serve it on 127.0.0.
 	COPIER_SETTINGS_PATH=/dev/null $(BIN)/copier copy --trust --defaults --vcs-ref HEAD --quiet . $(DEMO_DIR)
 	@echo "==> Running the rendered project's tests"
 	cd $(DEMO_DIR) && ../$(BIN)/python -m pytest -q -p no:cacheprovider
+	@if [ -f $(DEMO_DIR)/alembic.ini ]; then echo "==> Migrating the database (alembic upgrade head)"; \
+		cd $(DEMO_DIR) && ../$(BIN)/python -m alembic upgrade head; fi
 	@echo "==> Serving on http://127.0.0.1:8000  (Swagger UI: http://127.0.0.1:8000/docs, Ctrl-C stops)"
 	cd $(DEMO_DIR) && PYTHONPATH=src ../$(BIN)/python -m uvicorn $$(sed -n 's/^package_name: //p' .copier-answers.yml).main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log
 

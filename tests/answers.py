@@ -36,8 +36,8 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         **MINIMAL,
         "python_version": "3.13",
         "project_name": "Billing API",
-        "project_slug": "billing-api",
-        "package_name": "billing",
+        "project_slug": "billing-api-for-every-customer-of-a-shop",
+        "package_name": "billing_api_for_every_customer_of_a_shop",
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
