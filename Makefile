@@ -8,7 +8,7 @@ DEMO_DIR ?= demo
 # Two xdist workers: the machine has two cores. Override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help venv services test test-full test-fast demo clean
+.PHONY: help venv system services test test-full test-fast demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -24,10 +24,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/uv
 
 venv: $(VENV)/.installed ## create .venv with everything the tests need
 
+system: ## install the system packages the tests need (Chromium, psql) when missing
+	bash .ci/system
+
 services: ## start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are down
 	bash .ci/services
 
-test: venv services ## the whole template test suite
+test: venv system services ## the whole template test suite
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full" tests
 
 test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand)

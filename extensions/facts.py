@@ -28,9 +28,9 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "database": ("none", "sqlite", "postgresql"),
     "cache": ("none", "memory", "redis"),
     "rate_limit": ("none", "memory", "redis"),
-    "worker": ("none",),
-    "broker": (),
-    "websockets": ("none",),
+    "worker": ("none", "celery"),
+    "broker": ("redis", "rabbitmq"),
+    "websockets": ("none", "memory", "redis"),
     "metrics": (False,),
     "docker": (False,),
     "kubernetes": (False,),
@@ -235,6 +235,7 @@ class Facts:
     has_worker: bool
     broker: str  # "" without a worker
     has_websockets: bool
+    has_redis_websockets: bool  # rooms fan out through Redis pub/sub
     has_metrics: bool
     has_docker: bool
     has_kubernetes: bool
@@ -298,6 +299,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_worker=has_worker,
         broker=broker,
         has_websockets=answers["websockets"] != "none",
+        has_redis_websockets=answers["websockets"] == "redis",
         has_metrics=bool(answers["metrics"]),
         has_docker=has_docker,
         has_kubernetes=has_docker and bool(answers["kubernetes"]),
@@ -345,6 +347,10 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
     ("uvicorn[standard]>=0.38", _always),
+    ("celery[redis]>=5.5", lambda a: a["broker"] == "redis"),
+    ("celery>=5.5", lambda a: a["broker"] == "rabbitmq"),
+    # Structured concurrency for each connection's send and receive tasks (Starlette's own).
+    ("anyio>=4.6", lambda a: a["websockets"] != "none"),
     ("sqlalchemy[asyncio]>=2.0.44", _database),
     ("alembic>=1.17", _database),
     ("aiosqlite>=0.21", _sqlite),
@@ -352,8 +358,9 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("limits>=5.6", lambda a: a["rate_limit"] != "none"),
     ("cashews>=7.4", lambda a: a["cache"] == "memory"),
     ("cashews[redis]>=7.4", lambda a: a["cache"] == "redis"),
-    # redis-py, imported by the limiter (the cache reaches Redis through cashews[redis]).
-    ("redis>=6.4", lambda a: a["rate_limit"] == "redis"),
+    # redis-py, imported by the limiter and the WebSocket hub (the cache reaches Redis through
+    # cashews[redis], Celery through celery[redis]).
+    ("redis>=6.4", lambda a: "redis" in (a["rate_limit"], a["websockets"])),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
@@ -363,6 +370,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pytest>=8.4", _always),
     ("pytest-asyncio>=1.2", _always),
     ("ruff>=0.14", _always),
+    ("celery-types>=0.23", lambda a: a["worker"] == "celery"),
+    # A real WebSocket client for tests across server processes (uvicorn[standard] ships it too).
+    ("websockets>=15.0", lambda a: a["websockets"] != "none"),
     # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
     ("aiosqlite>=0.21", _postgresql),
     ("asyncpg>=0.30", _sqlite),

@@ -41,6 +41,18 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "description": "Invoices and payments for every customer of the shop, with a "
         "description long enough to wrap over more than one line of the package docstring.",
     },
+    "celery-redis": {**MINIMAL, "worker": "celery", "broker": "redis"},
+    "celery-rabbitmq": {**MINIMAL, "worker": "celery", "broker": "rabbitmq"},
+    "ws-memory": {**MINIMAL, "websockets": "memory"},
+    "ws-redis": {**MINIMAL, "websockets": "redis"},
+    # the worker and the rooms beside the database: wiring points shared by three modules
+    "sqlite-celery-ws": {
+        **MINIMAL,
+        "database": "sqlite",
+        "worker": "celery",
+        "broker": "redis",
+        "websockets": "redis",
+    },
     "sqlite": {**MINIMAL, "database": "sqlite"},
     "postgresql": {
         **MINIMAL,
@@ -52,7 +64,12 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     "cache-memory": {**MINIMAL, "cache": "memory"},
     "cache-redis": {**MINIMAL, "cache": "redis"},
     "cache-memory-sqlite": {**MINIMAL, "cache": "memory", "database": "sqlite"},
-    "cache-redis-sqlite": {**MINIMAL, "cache": "redis", "rate_limit": "redis", "database": "sqlite"},
+    "cache-redis-sqlite": {
+        **MINIMAL,
+        "cache": "redis",
+        "rate_limit": "redis",
+        "database": "sqlite",
+    },
     "ratelimit-memory": {**MINIMAL, "rate_limit": "memory"},
     "ratelimit-redis": {**MINIMAL, "rate_limit": "redis"},
 }

@@ -15,6 +15,22 @@ MODULE_PATHS: dict[str, list[str]] = {
         "src/{pkg}/ratelimit/limiter.py",
         "tests/test_ratelimit.py",
     ],
+    "has_worker": [
+        "src/{pkg}/worker/__init__.py",
+        "src/{pkg}/worker/app.py",
+        "src/{pkg}/worker/tasks.py",
+        "src/{pkg}/jobs/__init__.py",
+        "src/{pkg}/jobs/queue.py",
+        "src/{pkg}/jobs/routes.py",
+        "tests/test_jobs.py",
+    ],
+    "has_websockets": [
+        "src/{pkg}/realtime/__init__.py",
+        "src/{pkg}/realtime/hub.py",
+        "src/{pkg}/realtime/rooms.py",
+        "src/{pkg}/realtime/routes.py",
+        "tests/test_realtime.py",
+    ],
     "has_database": [
         "alembic.ini",
         "migrations/env.py",

@@ -1,24 +1,25 @@
-"""Real uvicorn processes of a rendered project, for the claims about several processes."""
+"""Real processes of a rendered project for the tests that make claims about processes.
+
+`serve()` starts `python -m <package> serve` (uvicorn, settings from the environment) on a free
+127.0.0.1 port and waits until it answers; `celery_worker()` starts the documented worker
+command. Both always terminate their process and keep its output for the failure message.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import redis
 
-from tests.conftest import clean_env
-
-# The template's tests use their own Redis database, with a fresh key prefix per test.
-TEST_REDIS_DB = 5
-TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+from tests.conftest import Project, clean_env
 
 
 def free_port() -> int:
@@ -27,65 +28,98 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def redis_prefix() -> Iterator[str]:
-    """A fresh key prefix in the test database; its keys are deleted afterwards."""
-    prefix = f"template-test-{uuid.uuid4().hex[:12]}"
-    try:
-        yield prefix
-    finally:
-        client = redis.Redis.from_url(TEST_REDIS_URL)
-        for key in client.scan_iter(match=f"{prefix}*"):
-            client.delete(key)
-        client.close()
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    log: Path
 
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
 
-@contextlib.contextmanager
-def servers(
-    project_path: Path, package: str, count: int, env: dict[str, str], log_dir: Path
-) -> Iterator[list[str]]:
-    """Start `count` uvicorn processes of the project; yield their base URLs."""
-    procs: list[tuple[subprocess.Popen[bytes], Path]] = []
-    urls: list[str] = []
-    try:
-        for n in range(count):
-            port = free_port()
-            log = log_dir / f"server-{n}.log"
-            cmd = [
-                sys.executable, "-m", "uvicorn", f"{package}.main:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers",
-            ]  # fmt: skip
-            with log.open("wb") as out:
-                proc = subprocess.Popen(
-                    cmd,
-                    cwd=project_path,
-                    env=clean_env(PYTHONPATH="src", ENVIRONMENT="test", **env),
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            procs.append((proc, log))
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, (proc, log) in zip(urls, procs, strict=True):
-            _wait_live(url, proc, log)
-        yield urls
-    finally:
-        for proc, _ in procs:
-            proc.terminate()
-        for proc, _ in procs:
+    def stop(self, timeout: float = 15) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=10)
+                self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
 
 
-def _wait_live(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited {proc.returncode}:\n{log.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up:\n{log.read_text()}")
+@dataclass
+class Server(Process):
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+def _start(project: Project, cmd: list[str], log: Path, env: dict[str, str]) -> Process:
+    handle = log.open("wb")
+    popen = subprocess.Popen(
+        cmd, cwd=project.path, env=env, stdout=handle, stderr=subprocess.STDOUT
+    )
+    handle.close()
+    return Process(popen, log)
+
+
+@contextlib.contextmanager
+def serve(project: Project, log_dir: Path, **env: str) -> Iterator[Server]:
+    port = free_port()
+    environment = clean_env(
+        PYTHONPATH="src", ENVIRONMENT="test", HOST="127.0.0.1", PORT=str(port), **env
+    )
+    log = log_dir / f"server-{port}.log"
+    started = _start(project, [sys.executable, "-m", project.package, "serve"], log, environment)
+    server = Server(started.popen, log, port)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if server.popen.poll() is not None:
+                raise AssertionError(f"server exited early:\n{server.output()}")
+            try:
+                if httpx.get(f"{server.url}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server did not start:\n{server.output()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def celery_worker(project: Project, log_dir: Path, **env: str) -> Iterator[Process]:
+    environment = clean_env(PYTHONPATH="src", ENVIRONMENT="test", **env)
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "--app",
+        f"{project.package}.worker:celery_app",
+        "worker",
+        "--loglevel=INFO",
+        "--pool=solo",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    worker = _start(project, cmd, log_dir / "worker.log", environment)
+    try:
+        deadline = time.monotonic() + 30
+        while "ready." not in worker.output():
+            if worker.popen.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{worker.output()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker did not start:\n{worker.output()}")
+            time.sleep(0.1)
+        yield worker
+    finally:
+        worker.stop()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
-from tests.servers import TEST_REDIS_DB, TEST_REDIS_URL, free_port, redis_prefix, servers
+from tests.processes import TEST_REDIS_DB, TEST_REDIS_URL, free_port, redis_prefix, servers
 
 ITEMS = "/api/v1/items"
 

@@ -131,6 +131,32 @@ def test_redis_backend_facts() -> None:
     assert not derive(cache="none", database="sqlite").caches_items
 
 
+@pytest.mark.parametrize(
+    ("overrides", "runtime", "dev"),
+    [
+        ({"worker": "celery", "broker": "redis"}, {"celery[redis]>=5.5"}, {"celery-types>=0.23"}),
+        ({"worker": "celery", "broker": "rabbitmq"}, {"celery>=5.5"}, {"celery-types>=0.23"}),
+        # broker hidden by `when`: no Celery at all
+        ({"worker": "none", "broker": "redis"}, set(), set()),
+        ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0"}),
+        ({"websockets": "redis"}, {"anyio>=4.6", "redis>=6.4"}, {"websockets>=15.0"}),
+    ],
+)
+def test_worker_and_websockets_dependencies(
+    overrides: dict[str, Any], runtime: set[str], dev: set[str]
+) -> None:
+    base, derived = derive(), derive(**overrides)
+    assert set(derived.dependencies) - set(base.dependencies) == runtime
+    assert set(derived.dev_dependencies) - set(base.dev_dependencies) == dev
+
+
+def test_websockets_facts() -> None:
+    assert not derive().has_websockets
+    memory, redis = derive(websockets="memory"), derive(websockets="redis")
+    assert memory.has_websockets and not memory.has_redis_websockets
+    assert redis.has_websockets and redis.has_redis_websockets and redis.needs_redis
+
+
 def _all_requirements() -> set[str]:
     tables = (facts.RUNTIME_DEPENDENCIES, facts.DEV_DEPENDENCIES)
     return {req for table in tables for req, _ in table}

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import Project, answer_set_params
-from tests.servers import TEST_REDIS_DB, TEST_REDIS_URL, free_port, redis_prefix, servers
+from tests.processes import TEST_REDIS_DB, TEST_REDIS_URL, free_port, redis_prefix, servers
 
 LIMIT = 10
 
