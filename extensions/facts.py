@@ -31,10 +31,10 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "worker": ("none", "celery"),
     "broker": ("redis", "rabbitmq"),
     "websockets": ("none", "memory", "redis"),
-    "metrics": (False,),
-    "docker": (False,),
-    "kubernetes": (False,),
-    "ci": ("none",),
+    "metrics": (False, True),
+    "docker": (False, True),
+    "kubernetes": (False, True),
+    "ci": ("none", "github"),
 }
 
 QUESTIONS = (
@@ -246,6 +246,13 @@ class Facts:
     needs_services: bool
     dependencies: tuple[str, ...]
     dev_dependencies: tuple[str, ...]
+    # Deployment: (variable, value) pairs of the settings that point the app at its services
+    compose_environment: tuple[tuple[str, str], ...]  # service names of compose.yaml as hosts
+    ci_environment: tuple[tuple[str, str], ...]  # CI service containers on 127.0.0.1
+    compose_services: tuple[str, ...]  # every service of compose.yaml, in order
+    compose_backing: tuple[str, ...]  # the backing services among them (postgres, redis, ...)
+    images: dict[str, str]  # image of each backing service (compose and CI use the same)
+    secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
 
 
 def derive(answers: dict[str, Any]) -> Facts:
@@ -310,7 +317,77 @@ def derive(answers: dict[str, Any]) -> Facts:
         needs_services=bool(services),
         dependencies=_select(RUNTIME_DEPENDENCIES, partial),
         dev_dependencies=_select(DEV_DEPENDENCIES, partial),
+        compose_environment=service_environment(partial, services, COMPOSE_HOSTS),
+        ci_environment=service_environment(partial, services, LOCAL_HOSTS),
+        compose_services=compose_services(partial, services),
+        compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
+        images={service: SERVICE_IMAGES[service] for service in services},
+        secret_variables=secret_variables(partial, services),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Deployment: the services of compose.yaml, Kubernetes and CI, and the variables that reach them
+# --------------------------------------------------------------------------------------------
+# Images of the backing services, pinned to a major version (compose and CI use the same ones).
+SERVICE_IMAGES = {
+    "postgresql": "postgres:17-alpine",
+    "redis": "redis:8-alpine",
+    "rabbitmq": "rabbitmq:4-management-alpine",
+}
+COMPOSE_HOSTS = {"postgresql": "postgres", "redis": "redis", "rabbitmq": "rabbitmq"}
+LOCAL_HOSTS = {"postgresql": "127.0.0.1", "redis": "127.0.0.1", "rabbitmq": "127.0.0.1"}
+# Local-only credentials of the service containers; real deployments take theirs from secrets.
+POSTGRES_USER = POSTGRES_PASSWORD = "postgres"
+POSTGRES_DB = "app"
+SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted at /data
+
+
+def service_environment(
+    answers: dict[str, Any], services: tuple[str, ...], hosts: dict[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The settings that connect the app (and its worker) to its services on ``hosts``."""
+    env: list[tuple[str, str]] = []
+    if "postgresql" in services:
+        env.append(
+            (
+                "DATABASE_URL",
+                (
+                    f"postgresql+asyncpg://{POSTGRES_USER}:{POSTGRES_PASSWORD}"
+                    f"@{hosts['postgresql']}:5432/{POSTGRES_DB}"
+                ),
+            )
+        )
+    elif answers["database"] == "sqlite":
+        env.append(("DATABASE_URL", SQLITE_URL))
+    if answers["needs_redis"]:
+        env.append(("REDIS_URL", f"redis://{hosts['redis']}:6379/0"))
+    if answers["broker"] == "redis":
+        env.append(("CELERY_BROKER_URL", f"redis://{hosts['redis']}:6379/1"))
+        env.append(("CELERY_RESULT_BACKEND", f"redis://{hosts['redis']}:6379/2"))
+    elif answers["broker"] == "rabbitmq":
+        env.append(("CELERY_BROKER_URL", f"amqp://guest:guest@{hosts['rabbitmq']}:5672//"))
+        env.append(("CELERY_RESULT_BACKEND", "rpc://"))
+    return tuple(env)
+
+
+def secret_variables(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
+    """Variables that hold credentials: service URLs, and the signing key of password auth."""
+    names = [name for name, _ in service_environment(answers, services, LOCAL_HOSTS)]
+    if answers["auth"] == "password":
+        names.append("SECRET_KEY")
+    return tuple(names)
+
+
+def compose_services(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
+    """``app``, then ``migrate`` with a database, ``worker`` with Celery, then the services."""
+    names = ["app"]
+    if answers["database"] != "none":
+        names.append("migrate")
+    if answers["worker"] == "celery":
+        names.append("worker")
+    names.extend(COMPOSE_HOSTS[service] for service in services)
+    return tuple(names)
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,15 +411,27 @@ def _database(answers: dict[str, Any]) -> bool:
     return bool(answers["database"] != "none")
 
 
+def _docker(answers: dict[str, Any]) -> bool:
+    return bool(answers["docker"])
+
+
+def _metrics(answers: dict[str, Any]) -> bool:
+    return bool(answers["metrics"])
+
+
 def _needs_redis_client(answers: dict[str, Any]) -> bool:
     """redis-py is used by the Redis cache or limiter (and their tests' clean-up)."""
     return "redis" in (answers["cache"], answers["rate_limit"])
 
 
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
-    # Depends(..., scope="function") closes the session before the response is sent.
-    ("fastapi>=0.121", _always),
+    # Depends(..., scope="function") closes the session before the response is sent;
+    # fastapi.routing.iter_route_contexts gives the metrics their route templates.
+    ("fastapi>=0.165", _always),
     ("fastapi-offline>=1.7", _always),
+    ("gunicorn>=25.1", _docker),
+    ("prometheus-client>=0.23", _metrics),
+    ("uvicorn-worker>=0.4", _docker),
     ("pydantic[email]>=2.12", _always),
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),

@@ -72,6 +72,29 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     },
     "ratelimit-memory": {**MINIMAL, "rate_limit": "memory"},
     "ratelimit-redis": {**MINIMAL, "rate_limit": "redis"},
+    # Deployment: every deployment answer on, other modules off.
+    "deploy-all": {
+        **MINIMAL,
+        "python_version": "3.13",
+        "docker": True,
+        "kubernetes": True,
+        "ci": "github",
+        "metrics": True,
+    },
+    # Docker and compose without Kubernetes, CI or metrics.
+    "docker-only": {**MINIMAL, "python_version": "3.11", "docker": True},
+    # Every deployment answer with PostgreSQL: migration step, service containers, metrics of
+    # a route with a path parameter.
+    "deploy-postgresql": {
+        **MINIMAL,
+        "database": "postgresql",
+        "docker": True,
+        "kubernetes": True,
+        "ci": "github",
+        "metrics": True,
+    },
+    # Docker with SQLite: the migration step and the data volume of compose.yaml.
+    "docker-sqlite": {**MINIMAL, "database": "sqlite", "docker": True},
 }
 
 

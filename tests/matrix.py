@@ -96,6 +96,12 @@ def _expand(keys: tuple[str, ...], fixed: dict[str, Any]) -> list[dict[str, Any]
     return results
 
 
+def data_of(answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers copier is given: without those `when` hides (copier validates every answer
+    it is given, and a hidden one such as `broker` with `worker=none` is refused)."""
+    return {key: value for key, value in answers.items() if asked(key, answers)}
+
+
 @cache
 def functional_combinations() -> tuple[dict[str, Any], ...]:
     return tuple(_expand(FUNCTIONAL, {}))

@@ -42,6 +42,10 @@ MODULE_PATHS: dict[str, list[str]] = {
         "tests/test_database.py",
         "tests/test_items.py",
     ],
+    "has_docker": ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "compose.yaml"],
+    "has_kubernetes": ["deploy/kubernetes/base/kustomization.yaml", "deploy/kubernetes/overlays"],
+    "has_ci": [".github/workflows/ci.yml"],
+    "has_metrics": ["src/{pkg}/metrics.py", "tests/test_metrics.py"],
 }
 
 # Paths every project has, whatever the answers.

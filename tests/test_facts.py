@@ -233,6 +233,94 @@ class TestValidatorMessages:
                     assert "not supported yet" in facts.unsupported_error(key, value)
 
 
+# --------------------------------------------------------------------------------------------
+# Deployment facts: compose services, the variables that reach the services, secrets
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("overrides", "compose"),
+    [
+        ({}, ("app",)),
+        ({"database": "sqlite"}, ("app", "migrate")),
+        ({"database": "postgresql"}, ("app", "migrate", "postgres")),
+        ({"cache": "redis"}, ("app", "redis")),
+        ({"worker": "celery", "broker": "redis"}, ("app", "worker", "redis")),
+        (
+            {"database": "postgresql", "worker": "celery", "broker": "rabbitmq", "cache": "redis"},
+            ("app", "migrate", "worker", "postgres", "redis", "rabbitmq"),
+        ),
+        # A hidden broker answer adds no service.
+        ({"worker": "none", "broker": "rabbitmq"}, ("app",)),
+    ],
+)
+def test_compose_services(overrides: dict[str, Any], compose: tuple[str, ...]) -> None:
+    derived = derive(**overrides)
+    assert derived.compose_services == compose
+    assert derived.compose_backing == tuple(
+        s for s in compose if s not in {"app", "migrate", "worker"}
+    )
+    assert set(derived.images) == set(derived.services)
+
+
+def test_service_environment_of_every_service() -> None:
+    derived = derive(database="postgresql", cache="redis", worker="celery", broker="rabbitmq")
+    compose = dict(derived.compose_environment)
+    assert compose == {
+        "DATABASE_URL": "postgresql+asyncpg://postgres:postgres@postgres:5432/app",
+        "REDIS_URL": "redis://redis:6379/0",
+        "CELERY_BROKER_URL": "amqp://guest:guest@rabbitmq:5672//",
+        "CELERY_RESULT_BACKEND": "rpc://",
+    }
+    ci = dict(derived.ci_environment)
+    assert set(ci) == set(compose)
+    assert ci["DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/app"
+    assert ci["CELERY_BROKER_URL"] == "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def test_celery_on_redis_uses_its_own_databases() -> None:
+    env = dict(derive(worker="celery", broker="redis").compose_environment)
+    assert env == {
+        "REDIS_URL": "redis://redis:6379/0",
+        "CELERY_BROKER_URL": "redis://redis:6379/1",
+        "CELERY_RESULT_BACKEND": "redis://redis:6379/2",
+    }
+
+
+def test_sqlite_lives_on_the_compose_volume() -> None:
+    assert dict(derive(database="sqlite").compose_environment) == {
+        "DATABASE_URL": "sqlite+aiosqlite:////data/app.db"
+    }
+    assert derive().compose_environment == ()
+
+
+def test_secret_variables() -> None:
+    assert derive().secret_variables == ()
+    assert derive(database="postgresql", auth="password").secret_variables == (
+        "DATABASE_URL",
+        "SECRET_KEY",
+    )
+    assert derive(cache="redis", worker="celery", broker="redis").secret_variables == (
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "CELERY_RESULT_BACKEND",
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "present", "absent"),
+    [
+        ({"docker": True}, {"gunicorn", "uvicorn-worker"}, {"prometheus-client"}),
+        ({"metrics": True}, {"prometheus-client"}, {"gunicorn", "uvicorn-worker"}),
+        ({}, set(), {"gunicorn", "uvicorn-worker", "prometheus-client"}),
+    ],
+)
+def test_deployment_dependencies(
+    overrides: dict[str, Any], present: set[str], absent: set[str]
+) -> None:
+    names = {facts.requirement_name(r) for r in derive(**overrides).dependencies}
+    assert present <= names
+    assert not absent & names
+
+
 class TestAnswerMigrations:
     """extensions/migrations.py, run by copier before an update."""
 

@@ -31,7 +31,7 @@ def _params(sets: list[dict[str, Any]] | tuple[dict[str, Any], ...], tier: str) 
 def test_tier2_strict_types_and_liveness(
     answers: dict[str, Any], tmp_path: Path, worker_id: str
 ) -> None:
-    project = render(tmp_path / "project", answers)
+    project = render(tmp_path / "project", matrix.data_of(answers))
     run(
         [sys.executable, "-m", "mypy", "--cache-dir", f"{tmp_path.parent.parent}/mypy-{worker_id}"],
         project,
@@ -49,7 +49,7 @@ def test_tier2_strict_types_and_liveness(
 
 @pytest.mark.parametrize("answers", _params(matrix.tier3(), "tier3"))
 def test_tier3_rendered_tests_on_real_services(answers: dict[str, Any], tmp_path: Path) -> None:
-    project = render(tmp_path / "project", answers)
+    project = render(tmp_path / "project", matrix.data_of(answers))
     with service_env(answers) as env:
         out = run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],

@@ -36,8 +36,15 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 def test_every_combination(answers: dict[str, Any], workdir: Path) -> None:
     project = workdir / "project"
-    shutil.rmtree(project, ignore_errors=True)
-    render(project, answers)
+    # Empty the directory but keep it: the dmypy daemon runs in it, and a deleted working
+    # directory crashes the daemon's next run.
+    project.mkdir(exist_ok=True)
+    for child in project.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    render(project, matrix.data_of(answers))
     leftovers = [
         str(p)
         for p in project.rglob("*")
