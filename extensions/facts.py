@@ -26,8 +26,8 @@ from jinja2.ext import Extension
 SUPPORTED: dict[str, tuple[Any, ...]] = {
     "auth": ("none", "jwt", "password"),
     "database": ("none", "sqlite", "postgresql"),
-    "cache": ("none",),
-    "rate_limit": ("none",),
+    "cache": ("none", "memory", "redis"),
+    "rate_limit": ("none", "memory", "redis"),
     "worker": ("none", "celery"),
     "broker": ("redis", "rabbitmq"),
     "websockets": ("none", "memory", "redis"),
@@ -228,7 +228,11 @@ class Facts:
     is_sqlite: bool
     is_postgresql: bool
     has_cache: bool
+    has_redis_cache: bool  # the cache is shared through Redis
     has_rate_limit: bool
+    has_redis_rate_limit: bool  # the rate limit counters are shared through Redis
+    needs_redis_client: bool  # the project's own code imports redis-py
+    caches_items: bool  # GET /api/v1/items/{id} is cached
     has_worker: bool
     broker: str  # "" without a worker
     has_websockets: bool
@@ -296,7 +300,11 @@ def derive(answers: dict[str, Any]) -> Facts:
         is_sqlite=database == "sqlite",
         is_postgresql=database == "postgresql",
         has_cache=answers["cache"] != "none",
+        has_redis_cache=answers["cache"] == "redis",
         has_rate_limit=answers["rate_limit"] != "none",
+        has_redis_rate_limit=answers["rate_limit"] == "redis",
+        needs_redis_client=_needs_redis_client(partial),
+        caches_items=answers["cache"] != "none" and database != "none",
         has_worker=has_worker,
         broker=broker,
         has_websockets=answers["websockets"] != "none",
@@ -421,6 +429,11 @@ def _metrics(answers: dict[str, Any]) -> bool:
     return bool(answers["metrics"])
 
 
+def _needs_redis_client(answers: dict[str, Any]) -> bool:
+    """redis-py is used by the Redis cache or limiter (and their tests' clean-up)."""
+    return "redis" in (answers["cache"], answers["rate_limit"])
+
+
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # Depends(..., scope="function") closes the session before the response is sent;
     # fastapi.routing.iter_route_contexts gives the metrics their route templates.
@@ -439,13 +452,18 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("uvicorn[standard]>=0.38", _always),
     ("celery[redis]>=5.5", lambda a: a["broker"] == "redis"),
     ("celery>=5.5", lambda a: a["broker"] == "rabbitmq"),
-    ("redis>=6.4", lambda a: a["websockets"] == "redis"),
     # Structured concurrency for each connection's send and receive tasks (Starlette's own).
     ("anyio>=4.6", lambda a: a["websockets"] != "none"),
     ("sqlalchemy[asyncio]>=2.0.44", _database),
     ("alembic>=1.17", _database),
     ("aiosqlite>=0.21", _sqlite),
     ("asyncpg>=0.30", _postgresql),
+    ("limits>=5.6", lambda a: a["rate_limit"] != "none"),
+    ("cashews>=7.4", lambda a: a["cache"] == "memory"),
+    ("cashews[redis]>=7.4", lambda a: a["cache"] == "redis"),
+    # redis-py, imported by the limiter and the WebSocket hub (the cache reaches Redis through
+    # cashews[redis], Celery through celery[redis]).
+    ("redis>=6.4", lambda a: "redis" in (a["rate_limit"], a["websockets"])),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (

@@ -80,6 +80,17 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "rbac": False,
         "database": "sqlite",
     },
+    "cache-memory": {**MINIMAL, "cache": "memory"},
+    "cache-redis": {**MINIMAL, "cache": "redis"},
+    "cache-memory-sqlite": {**MINIMAL, "cache": "memory", "database": "sqlite"},
+    "cache-redis-sqlite": {
+        **MINIMAL,
+        "cache": "redis",
+        "rate_limit": "redis",
+        "database": "sqlite",
+    },
+    "ratelimit-memory": {**MINIMAL, "rate_limit": "memory"},
+    "ratelimit-redis": {**MINIMAL, "rate_limit": "redis"},
     # Deployment: every deployment answer on, other modules off.
     "deploy-all": {
         **MINIMAL,

@@ -31,6 +31,15 @@ MODULE_PATHS: dict[str, list[str]] = {
         "tests/test_users.py",
         "tests/test_first_admin.py",
     ],
+    "has_cache": ["src/{pkg}/cache.py", "tests/test_cache.py"],
+    "caches_items": ["tests/test_items_cache.py"],
+    "has_rate_limit": [
+        "src/{pkg}/ratelimit/__init__.py",
+        "src/{pkg}/ratelimit/client.py",
+        "src/{pkg}/ratelimit/dependency.py",
+        "src/{pkg}/ratelimit/limiter.py",
+        "tests/test_ratelimit.py",
+    ],
     "has_worker": [
         "src/{pkg}/worker/__init__.py",
         "src/{pkg}/worker/app.py",

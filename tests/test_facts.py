@@ -105,6 +105,36 @@ def test_base_dependencies() -> None:
 
 
 @pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"rate_limit": "memory"}, {"limits"}),
+        ({"cache": "memory"}, {"cashews"}),
+        ({"rate_limit": "redis"}, {"limits", "redis"}),
+        ({"cache": "redis", "rate_limit": "memory"}, {"limits", "cashews"}),
+    ],
+)
+def test_cache_and_rate_limit_dependencies(overrides: dict[str, Any], expected: set[str]) -> None:
+    names = {facts.requirement_name(r) for r in derive(**overrides).dependencies}
+    base = {facts.requirement_name(r) for r in derive().dependencies}
+    assert names - base >= expected
+    assert ("redis" in names) == (overrides.get("rate_limit") == "redis")
+
+
+def test_redis_backend_facts() -> None:
+    derived = derive(cache="redis", rate_limit="memory")
+    assert derived.has_cache and derived.has_redis_cache
+    assert derived.has_rate_limit and not derived.has_redis_rate_limit
+    assert derived.needs_redis_client
+    derived = derive(cache="none", rate_limit="redis")
+    assert not derived.has_cache and not derived.has_redis_cache
+    assert derived.has_redis_rate_limit and derived.needs_redis_client
+    assert not derive(cache="memory", rate_limit="memory").needs_redis_client
+    assert derive(cache="memory", database="sqlite").caches_items
+    assert not derive(cache="memory", database="none").caches_items
+    assert not derive(cache="none", database="sqlite").caches_items
+
+
+@pytest.mark.parametrize(
     ("overrides", "runtime", "dev"),
     [
         ({"worker": "celery", "broker": "redis"}, {"celery[redis]>=5.5"}, {"celery-types>=0.23"}),
