@@ -15,22 +15,19 @@ from tests.paths import ROOT
 COPIER_YML = yaml.safe_load((ROOT / "copier.yml").read_text())
 QUESTIONS = {key: spec for key, spec in COPIER_YML.items() if not key.startswith("_")}
 
-# Everything off: the smallest project the template renders.
-MINIMAL: dict[str, Any] = {
-    "auth": "none",
-    "database": "none",
-    "cache": "none",
-    "rate_limit": "none",
-    "worker": "none",
-    "websockets": "none",
-    "metrics": False,
-    "docker": False,
-    "kubernetes": False,
-    "ci": "none",
+# The presets users pass with `copier copy --data-file presets/<name>.yml`; each is a tested set.
+PRESETS: dict[str, dict[str, Any]] = {
+    path.stem: yaml.safe_load(path.read_text()) for path in sorted((ROOT / "presets").glob("*.yml"))
 }
+
+# Everything off: the smallest project the template renders (presets/minimal.yml).
+MINIMAL: dict[str, Any] = {**PRESETS["minimal"], "kubernetes": False}
 
 ANSWER_SETS: dict[str, dict[str, Any]] = {
     "minimal": MINIMAL,
+    "preset-defaults": PRESETS["defaults"],
+    "preset-single-node-production": PRESETS["single-node-production"],
+    "preset-everything": PRESETS["everything"],
     "minimal-py311": {**MINIMAL, "python_version": "3.11"},
     "minimal-py313-named": {
         **MINIMAL,

@@ -23,7 +23,11 @@ def auth_env(project: Any) -> dict[str, str]:
     if project.facts.has_users:
         return {"FIRST_ADMIN_EMAIL": ADMIN_EMAIL, "FIRST_ADMIN_PASSWORD": ADMIN_PASSWORD}
     if project.facts.has_identity_provider:
-        return {"JWT_SECRET_KEY": JWT_SECRET, "JWT_ISSUER": JWT_ISSUER, "JWT_AUDIENCE": JWT_AUDIENCE}
+        return {
+            "JWT_SECRET_KEY": JWT_SECRET,
+            "JWT_ISSUER": JWT_ISSUER,
+            "JWT_AUDIENCE": JWT_AUDIENCE,
+        }
     return {}
 
 

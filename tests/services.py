@@ -1,5 +1,6 @@
-"""Real services for rendered projects' tests: a fresh PostgreSQL database, a Redis database
-index, the RabbitMQ broker, all on 127.0.0.1, cleaned up afterwards."""
+"""Real services for rendered projects' tests: a fresh PostgreSQL database and a Redis database
+index on 127.0.0.1, cleaned up afterwards. (A rendered project's own tests run Celery on its
+in-memory transport; tests/test_worker.py runs a real worker on RabbitMQ and on Redis.)"""
 
 from __future__ import annotations
 
@@ -43,8 +44,14 @@ def postgres_database(prefix: str = "tpl") -> Iterator[str]:
 def service_env(answers: dict[str, Any]) -> Iterator[dict[str, str]]:
     """Environment variables that point a rendered project's tests at the real services its
     answers need."""
+    from tests.facts import facts
+
+    derived = facts.derive(answers)
     env: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        if answers.get("database") == "postgresql":
+        if derived.is_postgresql:
             env["DATABASE_URL"] = stack.enter_context(postgres_database())
+        if derived.needs_redis:
+            # Rendered tests write under a random key prefix of their own and delete it after.
+            env["REDIS_URL"] = "redis://127.0.0.1:6379/7"
         yield env

@@ -107,7 +107,9 @@ def servers(project: Project, database_url: str) -> Iterator[tuple[httpx.Client,
             stack.callback(_stop, server)
         for server, url in started:
             _wait_until_ready(url, server)
-        clients = [stack.enter_context(httpx.Client(base_url=url, timeout=10)) for _, url in started]
+        clients = [
+            stack.enter_context(httpx.Client(base_url=url, timeout=10)) for _, url in started
+        ]
         yield clients[0], clients[1]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.answers import MINIMAL, QUESTIONS
 from tests.conftest import BIN
@@ -94,3 +95,31 @@ def test_good_answers_render(tmp_path: Path) -> None:
     result = copier_copy(tmp_path / "project", {})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "project" / "pyproject.toml").exists()
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "presets").glob("*.yml")))
+def test_preset_renders_with_copier_data_file(tmp_path: Path, preset: str) -> None:
+    """Exactly the documented command: `copier copy --trust --defaults --data-file ...`."""
+    dest = tmp_path / "project"
+    result = subprocess.run(
+        [
+            str(BIN / "copier"),
+            "copy",
+            "--trust",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            "--data-file",
+            str(ROOT / "presets" / f"{preset}.yml"),
+            str(ROOT),
+            str(dest),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+    for key, value in yaml.safe_load((ROOT / "presets" / f"{preset}.yml").read_text()).items():
+        assert answers[key] == value, key
