@@ -94,3 +94,37 @@ def test_rendered_tests_pass(project: Project) -> None:
         clean_env(),
     )
     assert " passed" in out
+
+
+# Components of the README's architecture picture: label -> is it chosen?
+PICTURE = {
+    '"Clients"': lambda f: True,
+    '"Identity provider"': lambda f: f.has_identity_provider,
+    '"PostgreSQL"': lambda f: f.is_postgresql,
+    '"SQLite file"': lambda f: f.is_sqlite,
+    '"Redis"': lambda f: f.needs_redis,
+    '"RabbitMQ"': lambda f: f.needs_rabbitmq,
+    '"Celery worker"': lambda f: f.has_worker,
+    '"Prometheus"': lambda f: f.has_metrics,
+    "WebSocket": lambda f: f.has_websockets,
+    "gunicorn": lambda f: f.has_docker,
+}
+
+
+def test_readme_opens_with_a_picture_of_exactly_the_chosen_components(project: Project) -> None:
+    readme = (project.path / "README.md").read_text()
+    assert readme.index("```mermaid") < readme.index("## Routes") < readme.index("## Install")
+    picture = readme.split("```mermaid", 1)[1].split("```", 1)[0]
+    for label, chosen in PICTURE.items():
+        assert (label in picture) == chosen(project.facts), label
+
+
+def test_readme_routes_table_lists_the_routes_that_exist(project: Project) -> None:
+    readme = (project.path / "README.md").read_text()
+    table = readme.split("## Routes", 1)[1].split("\n## ", 1)[0]
+    assert ("/api/v1/items" in table) == project.facts.has_database
+    assert ("/api/v1/auth/token" in table) == project.facts.has_users
+    assert ("/api/v1/jobs" in table) == project.facts.has_worker
+    assert ("/ws/{room}" in table) == project.facts.has_websockets
+    assert ("/metrics" in table) == project.facts.has_metrics
+    assert "/health/live" in table
