@@ -114,6 +114,17 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Sets that also get the expensive checks in tests/test_render_deep.py (every set gets the cheap
+# ones in tests/test_render.py; the matrix tiers cover the combinations).
+DEEP_SETS = [
+    "preset-minimal" if "preset-minimal" in ANSWER_SETS else "minimal",
+    "preset-defaults",
+    "preset-single-node-production",
+    "preset-everything",
+    "minimal-py313-named",
+]
+
+
 def answers(name: str) -> dict[str, Any]:
     return dict(ANSWER_SETS[name])
 

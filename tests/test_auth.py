@@ -20,17 +20,11 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.answers import ANSWER_SETS, effective
 from tests.auth import ADMIN_EMAIL, ADMIN_PASSWORD, auth_env
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
-from tests.facts import facts
 
 POSTGRES = "postgres@127.0.0.1:5432"
-PASSWORD_POSTGRESQL_SETS = [
-    name
-    for name in ANSWER_SETS
-    if (derived := facts.derive(effective(name))).has_users and derived.is_postgresql
-]
+PASSWORD_POSTGRESQL_SETS = ["password-postgresql"]
 
 pytestmark = pytest.mark.parametrize(
     "project", answer_set_params(PASSWORD_POSTGRESQL_SETS), indirect=True
