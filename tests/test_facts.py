@@ -392,3 +392,15 @@ def test_database_dependencies(database: str, runtime: set[str], dev: set[str]) 
     dev_names = {facts.requirement_name(r) for r in derived.dev_dependencies}
     assert names - base_runtime == runtime
     assert dev_names - base_dev == dev
+
+
+def test_min_copier_version_is_the_one_the_tests_run() -> None:
+    """`_min_copier_version` is the lower bound of copier in the test environment."""
+    from packaging.version import Version
+
+    from tests.answers import COPIER_YML
+
+    minimum = COPIER_YML["_min_copier_version"]
+    template_group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    assert f"copier>={minimum}" in template_group["template"]
+    assert Version(importlib.metadata.version("copier")) >= Version(minimum)
