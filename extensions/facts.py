@@ -319,7 +319,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         needs_services=bool(services),
         dependencies=_select(RUNTIME_DEPENDENCIES, partial),
         dev_dependencies=_select(DEV_DEPENDENCIES, partial),
-        compose_environment=service_environment(partial, services, COMPOSE_HOSTS),
+        compose_environment=service_environment(partial, services, COMPOSE_HOSTS, SQLITE_URL),
         ci_environment=service_environment(partial, services, LOCAL_HOSTS),
         compose_services=compose_services(partial, services),
         compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
@@ -346,9 +346,16 @@ SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted
 
 
 def service_environment(
-    answers: dict[str, Any], services: tuple[str, ...], hosts: dict[str, str]
+    answers: dict[str, Any],
+    services: tuple[str, ...],
+    hosts: dict[str, str],
+    sqlite_url: str | None = None,
 ) -> tuple[tuple[str, str], ...]:
-    """The settings that connect the app (and its worker) to its services on ``hosts``."""
+    """The settings that connect the app (and its worker) to its services on ``hosts``.
+
+    ``sqlite_url`` is where a SQLite database lives (the compose volume); CI leaves it out, as
+    the tests make their own databases.
+    """
     env: list[tuple[str, str]] = []
     if "postgresql" in services:
         env.append(
@@ -360,8 +367,8 @@ def service_environment(
                 ),
             )
         )
-    elif answers["database"] == "sqlite":
-        env.append(("DATABASE_URL", SQLITE_URL))
+    elif answers["database"] == "sqlite" and sqlite_url is not None:
+        env.append(("DATABASE_URL", sqlite_url))
     if answers["needs_redis"]:
         env.append(("REDIS_URL", f"redis://{hosts['redis']}:6379/0"))
     if answers["broker"] == "redis":
@@ -375,7 +382,7 @@ def service_environment(
 
 def secret_variables(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
     """Variables that hold credentials: service URLs, and the signing key of password auth."""
-    names = [name for name, _ in service_environment(answers, services, LOCAL_HOSTS)]
+    names = [name for name, _ in service_environment(answers, services, LOCAL_HOSTS, SQLITE_URL)]
     if answers["auth"] == "password":
         names.append("SECRET_KEY")
     return tuple(names)
