@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -182,11 +183,25 @@ def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> N
             PYTHONDONTWRITEBYTECODE="1",  # the shared render stays untouched
             ENVIRONMENT="test",
             **database,
+            **redis_isolation(project),
         )
         if project.facts.has_database:
             # The migration step of compose.yaml and the Kubernetes Job, from the project root.
             run([sys.executable, "-m", "alembic", "upgrade", "head"], project.path, env)
         serve_and_check(project, tmp_path, env)
+
+
+def redis_isolation(project: Project) -> dict[str, str]:
+    """Redis keys of this run only: counters of an earlier run must not limit this one."""
+    if not project.facts.needs_redis:
+        return {}
+    prefix = f"tpl-deploy-{uuid.uuid4().hex[:12]}"
+    return {
+        "REDIS_URL": "redis://127.0.0.1:6379/7",
+        "RATE_LIMIT_KEY_PREFIX": f"{prefix}:ratelimit",
+        "CACHE_KEY_PREFIX": f"{prefix}:cache:",
+        "WS_REDIS_CHANNEL_PREFIX": f"{prefix}:ws:",
+    }
 
 
 def serve_and_check(project: Project, tmp_path: Path, env: dict[str, str]) -> None:
