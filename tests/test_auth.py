@@ -8,8 +8,6 @@ dropped afterwards.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import socket
 import subprocess
 import sys
@@ -22,8 +20,8 @@ import pytest
 
 from tests.auth import ADMIN_EMAIL, ADMIN_PASSWORD, auth_env
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
+from tests.services import postgres_database
 
-POSTGRES = "postgres@127.0.0.1:5432"
 PASSWORD_POSTGRESQL_SETS = ["password-postgresql"]
 
 pytestmark = pytest.mark.parametrize(
@@ -31,27 +29,10 @@ pytestmark = pytest.mark.parametrize(
 )
 
 
-async def _admin(*statements: str) -> list[str]:
-    import asyncpg
-
-    connection = await asyncpg.connect(f"postgresql://{POSTGRES}/postgres")
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-        rows = await connection.fetch("SELECT datname FROM pg_database")
-    finally:
-        await connection.close()
-    return [row["datname"] for row in rows]
-
-
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    name = f"tpl_auth_{secrets.token_hex(4)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+asyncpg://{POSTGRES}/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres_database("tpl_auth") as url:
+        yield url
 
 
 def _free_port() -> int:
