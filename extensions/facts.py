@@ -37,28 +37,6 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "ci": ("none", "github"),
 }
 
-QUESTIONS = (
-    "project_name",
-    "project_slug",
-    "package_name",
-    "description",
-    "author_name",
-    "author_email",
-    "python_version",
-    "auth",
-    "rbac",
-    "database",
-    "cache",
-    "rate_limit",
-    "worker",
-    "broker",
-    "websockets",
-    "metrics",
-    "docker",
-    "kubernetes",
-    "ci",
-)
-
 # The answers derive() reads; the facts exist once all of them are answered.
 DERIVED_FROM = (
     "auth",
