@@ -10,7 +10,7 @@ DEMO_ADMIN_PASSWORD ?= demo-admin-password
 # Two xdist workers: the machine has two cores. Override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help venv system services test test-full test-fast demo clean
+.PHONY: help venv system services test test-full test-fast bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-full: venv ## tier 1 of the answer matrix: every valid combination (about a
 
 test-fast: venv ## unit tests of the extensions and validators only (no render matrix)
 	$(BIN)/python -m pytest -n $(JOBS) tests/test_facts.py tests/test_validators.py
+
+bench: venv system services ## render times, and the everything-on project against a bare FastAPI app (wrk)
+	$(BIN)/python bench/run.py
 
 demo: venv ## render the defaults into ./demo, test it, and serve it on 127.0.0.1:8000
 	@echo "==> 1/4 Rendering the template's defaults into $(DEMO_DIR)/ (copier copy --trust --defaults)"

@@ -1,0 +1,406 @@
+"""`make bench`: render times, and the everything-on project next to a bare FastAPI app.
+
+    .venv/bin/python bench/run.py [--seconds 8] [--connections 32] [--items 200000]
+
+1. Times `copier copy` of the defaults and of presets/everything.yml.
+2. Serves the everything-on project (`python -m <package> serve`: one uvicorn worker, its
+   production settings, access log on) on PostgreSQL and Redis, and bench/bare_app.py with the
+   same uvicorn options, each pinned to CPU 0 while wrk runs on CPU 1.
+3. For each row, wrk (one thread, 32 connections, a warm-up then a bounded run) against the bare
+   app, then against the project; prints one table with requests per second, p99 and ratios,
+   and whether each target of docs/benchmarks.md is met. Exits 1 when one is not.
+
+Only 127.0.0.1 is ever a target. Nothing is asserted in the test suite from these numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PYTHON = sys.executable
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-At"]
+ADMIN_EMAIL = "bench@example.com"
+ADMIN_PASSWORD = "bench-password-1234"
+CACHED_IDS = 100  # the cached rows cycle through these items, read once before measuring
+ROW_LIVE = "GET /health/live"
+ROW_READ = "authenticated item read (PostgreSQL)"
+ROW_CACHED = "the same read, cached (Redis)"
+ROW_LIMITED = "rate-limited route (Redis)"
+ROWS = {"live": ROW_LIVE, "read": ROW_READ, "cached": ROW_CACHED, "limited": ROW_LIMITED}
+
+
+@dataclass
+class Result:
+    requests: int
+    duration_us: int
+    p50_us: int
+    p99_us: int
+    max_us: int
+    socket_errors: int
+    non_2xx: int
+    hits: int
+    misses: int
+    last_id: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / (self.duration_us / 1e6)
+
+
+def median(results: list[Result]) -> Result:
+    """The run of median throughput (its latencies come with it), the failures of all runs."""
+    ordered = sorted(results, key=lambda result: result.rps)
+    middle = ordered[len(ordered) // 2]
+    return Result(**{
+        **middle.__dict__,
+        "socket_errors": sum(result.socket_errors for result in results),
+        "non_2xx": sum(result.non_2xx for result in results),
+        "hits": sum(result.hits for result in results),
+        "misses": sum(result.misses for result in results),
+    })  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pinned(cpu: int, command: list[str]) -> list[str]:
+    """Pin a process to one CPU when the machine has two and taskset exists."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu), *command]
+    return command
+
+
+def render(destination: Path, *data: str) -> float:
+    settings = destination.parent / "copier-settings.yml"
+    settings.write_text("{}\n")
+    env = {**os.environ, "COPIER_SETTINGS_PATH": str(settings)}
+    start = time.perf_counter()
+    subprocess.run(
+        [str(Path(PYTHON).parent / "copier"), "copy", "--trust", "--defaults", "--quiet",
+         "--vcs-ref", "HEAD", *data, str(ROOT), str(destination)],
+        check=True, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    subprocess.run([*PSQL, "-d", "postgres", "-c", f'CREATE DATABASE "{name}"'], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(
+            [*PSQL, "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+            check=False,
+        )
+
+
+@contextlib.contextmanager
+def server(
+    command: list[str], cwd: Path, env: dict[str, str], url: str, log: Path
+) -> Iterator[int]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            pinned(0, command), cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    sys.exit(f"{command} exited: see {log}\n{log.read_text()[-3000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(url, timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    sys.exit(f"{url} did not answer 200 within 30 s: see {log}")
+                time.sleep(0.2)
+            yield process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wrk(url: str, path: str, seconds: int, connections: int, headers: dict[str, str],
+        first: int = 1, count: int = 0) -> Result:  # fmt: skip
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+               "-s", str(BENCH / "wrk.lua")]  # fmt: skip
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    command += [url, "--", path, str(first), str(count)]
+    output = subprocess.run(pinned(1, command), check=True, capture_output=True, text=True)
+    line = next(line for line in output.stdout.splitlines() if line.startswith("{"))
+    return Result(**json.loads(line))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=4, help="measured seconds per run")
+    parser.add_argument("--rounds", type=int, default=5, help="measured runs per side and row")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured seconds before each")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--items", type=int, default=200_000, help="rows for uncached reads")
+    parser.add_argument("--verbose", action="store_true", help="print every run")
+    parser.add_argument(
+        "--rows",
+        type=lambda value: [ROWS[name] for name in value.split(",")],
+        help="only these rows, comma-separated: live, read, cached, limited (all by default)",
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        help="measure this rendered everything-on project instead of rendering one (no render times)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write py-spy profiles (collapsed stacks) of the project's measured runs here",
+    )
+    args = parser.parse_args(argv)
+    for tool in ("wrk", "psql"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed: run `make system` (it installs wrk and psql)")
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        if args.project:
+            project, render_defaults, render_everything = args.project.resolve(), 0.0, 0.0
+        else:
+            render_defaults = render(work / "defaults")
+            project = work / "everything"
+            render_everything = render(
+                project, "--data-file", str(ROOT / "presets" / "everything.yml")
+            )
+        package = next(
+            line.split(": ", 1)[1]
+            for line in (project / ".copier-answers.yml").read_text().splitlines()
+            if line.startswith("package_name: ")
+        )
+        with database() as db_name:
+            return measure(args, work, project, package, db_name,
+                           (render_defaults, render_everything))  # fmt: skip
+
+
+def measure(args: argparse.Namespace, work: Path, project: Path, package: str, db_name: str,
+            render_times: tuple[float, float]) -> int:  # fmt: skip
+    run = uuid.uuid4().hex[:8]
+    project_port, bare_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project / "src"),
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_ISSUER": "bench",
+        "JWT_AUDIENCE": "bench",
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db_name}",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+        "CACHE_KEY_PREFIX": f"bench:{run}:cache:",
+        "RATE_LIMIT_KEY_PREFIX": f"bench:{run}:limits",
+        "WS_REDIS_CHANNEL_PREFIX": f"bench:{run}:ws:",
+        "BARE_PREFIX": f"bench:{run}:bare:",
+        # Every request of a run is admitted: the rows measure the limiter's cost, not 429s.
+        "RATE_LIMIT_DEFAULT": "1000000/minute",
+        # Cached entries outlive the run: a cached row never meets an expired entry.
+        "CACHE_TTL_SECONDS": "3600",
+        "FIRST_ADMIN_EMAIL": ADMIN_EMAIL,
+        "FIRST_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "HOST": "127.0.0.1",
+        "PORT": str(project_port),
+        "WORKERS": "1",
+        "PROMETHEUS_MULTIPROC_DIR": "",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR")
+    subprocess.run([PYTHON, "-m", "alembic", "upgrade", "head"], cwd=project, env=env,
+                   check=True, capture_output=True)  # fmt: skip
+    project_url = f"http://127.0.0.1:{project_port}"
+    bare_url = f"http://127.0.0.1:{bare_port}"
+    bare = [PYTHON, "-m", "uvicorn", "bare_app:app", "--app-dir", str(BENCH), "--host",
+            "127.0.0.1", "--port", str(bare_port), "--no-access-log", "--no-proxy-headers",
+            "--timeout-keep-alive", "5"]  # fmt: skip
+
+    with (
+        server([PYTHON, "-m", package, "serve"], project, env, f"{project_url}/health/ready",
+               work / "project.log") as project_pid,
+        server(bare, ROOT, env, f"{bare_url}/health/live", work / "bare.log"),
+    ):  # fmt: skip
+        with httpx.Client(base_url=project_url, timeout=10) as client:
+            login = client.post(
+                "/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+            )
+            login.raise_for_status()
+            token = login.json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            owner = client.get("/api/v1/users/me", headers=auth).json()["id"]
+            rows_sql = (
+                "INSERT INTO items (name, description, owner_id) SELECT 'item ' || n, "
+                f"'bench item', {owner} FROM generate_series(1, {args.items}) AS n"
+            )
+            subprocess.run([*PSQL, "-d", db_name, "-c", rows_sql], check=True)
+            with httpx.Client(base_url=bare_url, timeout=10, headers=auth) as bare_client:
+                warm_caches(client, bare_client, auth)
+
+        rows = [
+            (ROW_LIVE, "/health/live", "/health/live", {}, (1, 0)),
+            (ROW_READ, "/api/v1/items/%d", "/items/%d", auth, None),
+            (ROW_CACHED, "/api/v1/items/%d", "/items/%d", auth, (1, CACHED_IDS)),
+            (ROW_LIMITED, "/api/v1/info", "/limited", {}, (1, 0)),
+        ]
+        rows = [row for row in rows if not args.rows or row[0] in args.rows]
+        next_id = CACHED_IDS + 1  # uncached reads never repeat an id, so every one misses
+        runs: dict[str, tuple[list[Result], list[Result]]] = {row[0]: ([], []) for row in rows}
+        # Round by round, every row and side in turn (bare, then ours): the machine's drift
+        # hits every number of a round alike, and the ratios are taken within a round.
+        for round_ in range(args.rounds + 1):
+            for name, project_path, bare_path, headers, ids in rows:
+                sides = ((bare_url, bare_path), (project_url, project_path))
+                for side, (url, path) in enumerate(sides):
+                    first, count = ids if ids else (next_id, 0)
+                    seconds = args.warmup if round_ == 0 else args.seconds
+                    profiling = args.profile and side == 1 and round_ == 1
+                    with (
+                        profiled(project_pid, seconds, args.profile, name)
+                        if profiling
+                        else (contextlib.nullcontext())
+                    ):
+                        result = wrk(url, path, seconds, args.connections, headers, first, count)
+                    if ids is None:
+                        next_id = result.last_id + 1
+                        if next_id > args.items:
+                            sys.exit("not enough items for uncached reads: raise --items")
+                    if round_:
+                        runs[name][side].append(result)
+                    if args.verbose:
+                        print(f"  round {round_} {name} {('bare', 'ours')[side]}: "
+                              f"{result.rps:.0f} rps, p99 {result.p99_us / 1000:.1f} ms")  # fmt: skip
+    return report(runs, render_times, args)
+
+
+@contextlib.contextmanager
+def profiled(pid: int, seconds: int, directory: Path, name: str) -> Iterator[None]:
+    """py-spy samples the project while wrk runs (install py-spy into the venv first)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    output = directory / f"{slug}.txt"
+    spy = subprocess.Popen(
+        [shutil.which("py-spy", path=str(Path(PYTHON).parent)) or "py-spy", "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",
+         "--format", "raw", "--output", str(output), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.wait(seconds + 30)
+    print(f"profile of {name}: {output}")
+
+
+def warm_caches(client: httpx.Client, bare_client: httpx.Client, auth: dict[str, str]) -> None:
+    """Read the cached rows' items once through each app, so that every later read hits."""
+    for item_id in range(1, CACHED_IDS + 1):
+        for app, headers in ((client, auth), (bare_client, {})):
+            app.get(f"/api/v1/items/{item_id}" if app is client else f"/items/{item_id}",
+                    headers=headers).raise_for_status()  # fmt: skip
+
+
+TARGETS = {
+    ROW_LIVE: "≥ 0.8 of bare",
+    ROW_READ: "≥ 0.8 of bare, p99 < 250 ms",
+    ROW_CACHED: "≥ 3 × uncached",
+    ROW_LIMITED: "(no target)",
+}
+
+
+def median_of(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def report(runs: dict[str, tuple[list[Result], list[Result]]], render_times: tuple[float, float],
+           args: argparse.Namespace) -> int:  # fmt: skip
+    results = {name: (median(bare), median(ours)) for name, (bare, ours) in runs.items()}
+    # Ratios within each round, then their median.
+    ratios = {
+        name: median_of([o.rps / b.rps for b, o in zip(bare, ours, strict=True)])
+        for name, (bare, ours) in runs.items()
+    }
+    speedup = None
+    if ROW_READ in runs and ROW_CACHED in runs:
+        speedup = median_of([
+            cached.rps / uncached.rps
+            for uncached, cached in zip(runs[ROW_READ][1], runs[ROW_CACHED][1], strict=True)
+        ])  # fmt: skip
+    checks: dict[str, bool | None] = {}
+    for name, (_, ours) in results.items():
+        if name == ROW_LIVE:
+            checks[name] = ratios[name] >= 0.8
+        elif name == ROW_READ:
+            checks[name] = ratios[name] >= 0.8 and ours.p99_us < 250_000
+        elif name == ROW_CACHED and speedup is not None:
+            checks[name] = speedup >= 3
+        else:
+            checks[name] = None
+    print()
+    print(f"wrk: 1 thread, {args.connections} connections, 127.0.0.1; one uvicorn worker per app. "
+          f"Each row and side: a {args.warmup} s warm-up, then {args.rounds} rounds of "
+          f"{args.seconds} s, every row and side in turn; the median run is shown, ratios are "
+          "the median of each round's ratio.")  # fmt: skip
+    if not args.project:
+        print(f"render (copier copy): defaults {render_times[0]:.1f} s, "
+              f"everything-on {render_times[1]:.1f} s")  # fmt: skip
+    header = (f"{'row':38} {'bare rps':>9} {'p99 ms':>7} {'ours rps':>9} {'p99 ms':>7} "
+              f"{'ratio':>6}  target")  # fmt: skip
+    print(header)
+    print("-" * (len(header) + 26))
+    failed = False
+    for name, (bare, ours) in results.items():
+        check = checks[name]
+        mark = "" if check is None else ("met" if check else "MISSED")
+        failed |= check is False
+        print(f"{name:38} {bare.rps:9.0f} {bare.p99_us / 1000:7.1f} {ours.rps:9.0f} "
+              f"{ours.p99_us / 1000:7.1f} {ratios[name]:6.2f}  {TARGETS[name]} {mark}")  # fmt: skip
+    if speedup is not None:
+        print(f"{'cached / uncached read (ours)':38} {'':9} {'':7} {'':9} {'':7} {speedup:6.2f}")
+    problems = []
+    for name, (bare, ours) in results.items():
+        for side, result in (("bare", bare), ("ours", ours)):
+            if result.non_2xx or result.socket_errors:
+                problems.append(f"{name} ({side}): {result.non_2xx} non-2xx responses, "
+                                f"{result.socket_errors} socket errors")  # fmt: skip
+    if ROW_READ in results and results[ROW_READ][1].hits:
+        problems.append(f"uncached read: {results[ROW_READ][1].hits} responses were cache hits")
+    if ROW_CACHED in results and results[ROW_CACHED][1].misses:
+        problems.append(f"cached read: {results[ROW_CACHED][1].misses} responses were misses")
+    for problem in problems:
+        print(f"! {problem}")
+    return 1 if failed or problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
