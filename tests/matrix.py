@@ -218,6 +218,26 @@ def tier3() -> list[dict[str, Any]]:
     return sets
 
 
+def complete(answers: dict[str, Any]) -> dict[str, Any]:
+    """A partial answer set (a named set, a preset) with every other question at its default;
+    a question that `when` hides keeps its default, as copier does."""
+    full: dict[str, Any] = {}
+    for key in QUESTIONS:
+        given = key in answers and asked(key, full)
+        full[key] = answers[key] if given else default(key, full)
+    return full
+
+
+def in_tier3(answers: dict[str, Any]) -> bool:
+    """Whether tier 3 already runs the rendered tests of `answers`. `python_version` is left
+    out of the comparison: it changes the packaging files, not one test."""
+
+    def suite(full: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        return tuple(item for item in _key(full) if item[0] != "python_version")
+
+    return suite(complete(answers)) in {suite(s) for s in tier3()}
+
+
 def everything_on() -> dict[str, Any]:
     """The richest valid answer set: the last choice of every question (most capable)."""
     answers: dict[str, Any] = {}

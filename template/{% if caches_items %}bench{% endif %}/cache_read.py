@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         created = client.post("/api/v1/items", json={"name": f"bench-{uuid.uuid4().hex[:8]}"})
         created.raise_for_status()
         path = f"/api/v1/items/{created.json()['id']}"
-        misses, hits = [], []
+        misses: list[float] = []
+        hits: list[float] = []
         for n in range(args.requests):
             client.patch(path, json={"description": f"round {n}"}).raise_for_status()
             misses.append(timed_get(client, path, "miss"))
