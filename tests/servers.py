@@ -7,7 +7,9 @@ command. Both always terminate their process and keep its output for the failure
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -123,3 +125,25 @@ def celery_worker(project: Project, log_dir: Path, **env: str) -> Iterator[Proce
         yield worker
     finally:
         worker.stop()
+
+
+@contextlib.contextmanager
+def silent_websocket(port: int, path: str) -> Iterator[socket.socket]:
+    """Completes a WebSocket handshake, then never reads: it answers no ping, drains nothing."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    try:
+        sock.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+        yield sock
+    finally:
+        sock.close()

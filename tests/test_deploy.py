@@ -24,8 +24,10 @@ import pytest
 import yaml
 
 from tests.answers import ANSWER_SETS, effective
+from tests.auth import auth_env, auth_headers
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.facts import facts
+from tests.servers import silent_websocket
 from tests.services import postgres_database
 
 
@@ -189,6 +191,57 @@ def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> N
             # The migration step of compose.yaml and the Kubernetes Job, from the project root.
             run([sys.executable, "-m", "alembic", "upgrade", "head"], project.path, env)
         serve_and_check(project, tmp_path, env)
+
+
+@pytest.mark.parametrize(
+    "project",
+    answer_set_params(
+        [n for n in ANSWER_SETS if facts.derive(effective(n)).has_docker
+         and facts.derive(effective(n)).has_websockets]
+    ),
+    indirect=True,
+)  # fmt: skip
+def test_gunicorn_workers_keep_the_websocket_heartbeat(project: Project, tmp_path: Path) -> None:
+    """WS_PING_INTERVAL and WS_PING_TIMEOUT reach the uvicorn workers: a silent client is dropped
+    within seconds (with uvicorn's default, 20 s + 20 s, it would still be connected)."""
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    with contextlib.ExitStack() as stack:
+        database: dict[str, str] = {}
+        if project.facts.is_postgresql:
+            database["DATABASE_URL"] = stack.enter_context(postgres_database("tpl_deploy"))
+        env = clean_env(
+            PYTHONPATH="src", PYTHONDONTWRITEBYTECODE="1", ENVIRONMENT="test",
+            HOST="127.0.0.1", PORT=str(port), WORKERS="1", MAX_REQUESTS="0",
+            WS_PING_INTERVAL="0.5", WS_PING_TIMEOUT="0.5",
+            **database, **redis_isolation(project), **auth_env(project),
+        )  # fmt: skip
+        if project.facts.has_database:
+            run([sys.executable, "-m", "alembic", "upgrade", "head"], project.path, env)
+        with log.open("w") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+                cwd=project.path, env=env, stdout=out, stderr=out,
+            )  # fmt: skip
+        stack.callback(server.wait, 20)
+        stack.callback(server.send_signal, signal.SIGTERM)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, log.read_text()
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, timeout=10) as client:
+            token = auth_headers(project, client).get("Authorization", "").removeprefix("Bearer ")
+        path = f"/ws/quiet?token={token}" if token else "/ws/quiet"
+        with silent_websocket(port, path):
+            deadline = time.monotonic() + 10
+            while "websocket_left" not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
 
 
 def redis_isolation(project: Project) -> dict[str, str]:

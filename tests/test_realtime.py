@@ -9,13 +9,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import os
 import secrets
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +18,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import Project, answer_set_params
-from tests.servers import Server, serve
+from tests.servers import serve, silent_websocket
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
 
@@ -72,7 +67,10 @@ def test_a_room_spans_two_server_processes(project: Project, tmp_path: Path) -> 
 @pytest.mark.parametrize("project", answer_set_params(["ws-memory", "ws-redis"]), indirect=True)
 def test_a_slow_client_is_dropped_and_the_room_goes_on(project: Project, tmp_path: Path) -> None:
     env = ws_env(project, WS_SEND_QUEUE_SIZE="4", WS_SEND_TIMEOUT="1")
-    with serve(project, tmp_path, **env) as server, raw_silent_client(server, "/ws/busy") as slow:
+    with (
+        serve(project, tmp_path, **env) as server,
+        silent_websocket(server.port, "/ws/busy") as slow,
+    ):
 
         async def scenario() -> None:
             payload = "x" * 60_000
@@ -107,34 +105,12 @@ async def drain_until_closed(client: object) -> int | None:
 def test_a_client_that_stops_answering_pings_is_dropped(project: Project, tmp_path: Path) -> None:
     env = ws_env(project, WS_PING_INTERVAL="0.5", WS_PING_TIMEOUT="0.5")
     with serve(project, tmp_path, **env) as server:
-        with raw_silent_client(server, "/ws/quiet"):
+        with silent_websocket(server.port, "/ws/quiet"):
             deadline = time.monotonic() + 10
             while "websocket_left" not in server.output():
                 assert time.monotonic() < deadline, server.output()
                 time.sleep(0.1)
         assert "websocket_joined" in server.output()
-
-
-@contextlib.contextmanager
-def raw_silent_client(server: Server, path: str) -> Iterator[socket.socket]:
-    """Completes the handshake, then never reads: it answers no ping, drains nothing."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.settimeout(5)
-    try:
-        sock.connect(("127.0.0.1", server.port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(
-            (
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        assert sock.recv(4096).startswith(b"HTTP/1.1 101")
-        yield sock
-    finally:
-        sock.close()
 
 
 @pytest.mark.parametrize("project", answer_set_params(["ws-memory", "ws-redis"]), indirect=True)
