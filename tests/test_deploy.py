@@ -31,9 +31,14 @@ from tests.servers import silent_websocket
 from tests.services import postgres_database
 
 
-def sets_where(fact: str) -> list[Any]:
+def sets_where(*names: str) -> list[Any]:
+    """The named answer sets whose derived facts hold every one of `names`."""
     return answer_set_params(
-        [name for name in ANSWER_SETS if getattr(facts.derive(effective(name)), fact)]
+        [
+            name
+            for name in ANSWER_SETS
+            if all(getattr(facts.derive(effective(name)), fact) for fact in names)
+        ]
     )
 
 
@@ -193,14 +198,7 @@ def test_gunicorn_serves_with_two_workers(project: Project, tmp_path: Path) -> N
         serve_and_check(project, tmp_path, env)
 
 
-@pytest.mark.parametrize(
-    "project",
-    answer_set_params(
-        [n for n in ANSWER_SETS if facts.derive(effective(n)).has_docker
-         and facts.derive(effective(n)).has_websockets]
-    ),
-    indirect=True,
-)  # fmt: skip
+@pytest.mark.parametrize("project", sets_where("has_docker", "has_websockets"), indirect=True)
 def test_gunicorn_workers_keep_the_websocket_heartbeat(project: Project, tmp_path: Path) -> None:
     """WS_PING_INTERVAL and WS_PING_TIMEOUT reach the uvicorn workers: a silent client is dropped
     within seconds (with uvicorn's default, 20 s + 20 s, it would still be connected)."""
