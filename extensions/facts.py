@@ -9,6 +9,7 @@ in ``tests/test_facts.py``; two small Jinja extensions at the bottom expose them
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 import sys
@@ -502,4 +503,15 @@ class FactsHook(ContextHook):
 
     def hook(self, context: dict[str, Any]) -> None:
         if all(key in context for key in DERIVED_FROM):
-            context.update(asdict(derive(context)))
+            context.update(facts_context(tuple(context[key] for key in DERIVED_FROM)))
+
+
+@functools.lru_cache(maxsize=64)
+def facts_context(answers: tuple[Any, ...]) -> dict[str, Any]:
+    """The facts as context entries, for answers given in DERIVED_FROM's order.
+
+    Copier makes a new Jinja context for every path part and file it renders, a thousand per
+    project: deriving the facts once per answer set keeps the hook off a render's profile.
+    The caller only reads the dict (context.update copies the entries).
+    """
+    return asdict(derive(dict(zip(DERIVED_FROM, answers, strict=True))))
