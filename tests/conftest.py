@@ -59,13 +59,21 @@ def render(dest: Path, data: dict[str, Any]) -> Path:
     return dest
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600) -> str:
-    """Run a command; fail the test with its output when it exits non-zero."""
+def run(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: int = 600,
+    context: str = "",
+) -> str:
+    """Run a command; fail the test with its output (and `context`) when it exits non-zero."""
     result = subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
     if result.returncode != 0:
-        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+        pytest.fail(
+            f"{' '.join(cmd)} exited {result.returncode}\n{context}\n{result.stdout}\n{result.stderr}"
+        )
     return result.stdout
 
 
