@@ -1,8 +1,10 @@
 """Real processes of a rendered project for the tests that make claims about processes.
 
-`serve()` starts `python -m <package> serve` (uvicorn, settings from the environment) on a free
-127.0.0.1 port and waits until it answers; `celery_worker()` starts the documented worker
-command. Both always terminate their process and keep its output for the failure message.
+`servers()` starts a server command (each process on its own free 127.0.0.1 port, given as
+HOST/PORT in the environment, the way the project's `serve` command and gunicorn.conf.py read
+them) and waits until each answers; `serve()` and `serve_many()` start the project's own
+`python -m <package> serve`; `celery_worker()` starts the documented worker command. Every
+process is terminated afterwards and keeps its output for the failure message.
 """
 
 from __future__ import annotations
@@ -61,41 +63,79 @@ class Server(Process):
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
+    def wait_until_answering(self, path: str, timeout: float = 60) -> None:
+        """Until GET `path` answers 200; fails with the server's output if it exits first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"server exited {self.popen.returncode}:\n{self.output()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}{path}", timeout=2).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.url}{path} did not answer 200:\n{self.output()}")
+            time.sleep(0.1)
 
-def _start(project: Project, cmd: list[str], log: Path, env: dict[str, str]) -> Process:
+
+def _start(cwd: Path, cmd: list[str], log: Path, env: dict[str, str]) -> Process:
     handle = log.open("wb")
-    popen = subprocess.Popen(
-        cmd, cwd=project.path, env=env, stdout=handle, stderr=subprocess.STDOUT
-    )
+    popen = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT)
     handle.close()
     return Process(popen, log)
 
 
 @contextlib.contextmanager
-def serve(project: Project, log_dir: Path, **env: str) -> Iterator[Server]:
-    port = free_port()
-    environment = clean_env(
-        PYTHONPATH="src", ENVIRONMENT="test", HOST="127.0.0.1", PORT=str(port), **env
-    )
-    log = log_dir / f"server-{port}.log"
-    started = _start(project, [sys.executable, "-m", project.package, "serve"], log, environment)
-    server = Server(started.popen, log, port)
+def servers(
+    cwd: Path,
+    cmd: list[str],
+    log_dir: Path,
+    env: dict[str, str],
+    count: int = 1,
+    ready: str = "/health/live",
+) -> Iterator[list[Server]]:
+    """`count` processes of `cmd`, started together; yields them once each answers `ready`.
+
+    Each gets `env` over a clean environment (PYTHONPATH=src, ENVIRONMENT=test unless `env`
+    says otherwise) with HOST=127.0.0.1 and a PORT of its own.
+    """
+    started: list[Server] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if server.popen.poll() is not None:
-                raise AssertionError(f"server exited early:\n{server.output()}")
-            try:
-                if httpx.get(f"{server.url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server did not start:\n{server.output()}")
-            time.sleep(0.1)
-        yield server
+        for _ in range(count):
+            port = free_port()
+            environment = clean_env(
+                **{"PYTHONPATH": "src", "ENVIRONMENT": "test", **env},
+                HOST="127.0.0.1",
+                PORT=str(port),
+            )
+            process = _start(cwd, cmd, log_dir / f"server-{port}.log", environment)
+            started.append(Server(process.popen, process.log, port))
+        for server in started:
+            server.wait_until_answering(ready)
+        yield started
     finally:
-        server.stop()
+        for server in started:
+            server.stop()
+
+
+def serve_command(project: Project) -> list[str]:
+    """The project's documented way to run: uvicorn with its settings from the environment."""
+    return [sys.executable, "-m", project.package, "serve"]
+
+
+@contextlib.contextmanager
+def serve_many(
+    project: Project, count: int, log_dir: Path, ready: str = "/health/live", **env: str
+) -> Iterator[list[Server]]:
+    with servers(project.path, serve_command(project), log_dir, env, count, ready) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def serve(
+    project: Project, log_dir: Path, ready: str = "/health/live", **env: str
+) -> Iterator[Server]:
+    with serve_many(project, 1, log_dir, ready, **env) as (server,):
+        yield server
 
 
 @contextlib.contextmanager
@@ -113,7 +153,7 @@ def celery_worker(project: Project, log_dir: Path, **env: str) -> Iterator[Proce
         "--without-gossip",
         "--without-mingle",
     ]
-    worker = _start(project, cmd, log_dir / "worker.log", environment)
+    worker = _start(project.path, cmd, log_dir / "worker.log", environment)
     try:
         deadline = time.monotonic() + 30
         while "ready." not in worker.output():

@@ -40,6 +40,26 @@ def postgres_database(prefix: str = "tpl") -> Iterator[str]:
         )
 
 
+# The template's tests use their own Redis database, with a fresh key prefix per test.
+TEST_REDIS_DB = 5
+TEST_REDIS_URL = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+
+
+@contextlib.contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A fresh key prefix in the test database; its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"template-test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(TEST_REDIS_URL)
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+        client.close()
+
+
 @contextlib.contextmanager
 def service_env(answers: dict[str, Any]) -> Iterator[dict[str, str]]:
     """Environment variables that point a rendered project's tests at the real services its

@@ -8,18 +8,16 @@ dropped afterwards.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.auth import ADMIN_EMAIL, ADMIN_PASSWORD, auth_env
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
+from tests.servers import serve_many
 from tests.services import postgres_database
 
 PASSWORD_POSTGRESQL_SETS = ["password-postgresql"]
@@ -35,63 +33,19 @@ def database_url() -> Iterator[str]:
         yield url
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(project: Project, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", f"{project.package}.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    return server, f"http://127.0.0.1:{port}"
-
-
-def _wait_until_ready(url: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"uvicorn exited {server.returncode}:\n{server.communicate()[0]}")
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail("uvicorn did not become ready within 60 s")
-
-
 @pytest.fixture
-def servers(project: Project, database_url: str) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    """Two uvicorn processes on one database, started at the same time."""
-    env = clean_env(
-        DATABASE_URL=database_url,
-        PYTHONPATH="src",
-        ENVIRONMENT="development",
-        PYTHONDONTWRITEBYTECODE="1",
-        **auth_env(project),
-    )
-    run([str(BIN / "alembic"), "upgrade", "head"], project.path, env)
-    started = [_serve(project, env), _serve(project, env)]
+def servers(
+    project: Project, database_url: str, tmp_path: Path
+) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Two processes of the project on one database, started at the same time."""
+    env = {"DATABASE_URL": database_url, "ENVIRONMENT": "development", **auth_env(project)}
+    run([str(BIN / "alembic"), "upgrade", "head"], project.path, clean_env(PYTHONPATH="src", **env))
     with ExitStack() as stack:
-        for server, _ in started:
-            stack.callback(_stop, server)
-        for server, url in started:
-            _wait_until_ready(url, server)
-        clients = [
-            stack.enter_context(httpx.Client(base_url=url, timeout=10)) for _, url in started
-        ]
+        started = stack.enter_context(serve_many(project, 2, tmp_path, "/health/ready", **env))
+        clients = [stack.enter_context(httpx.Client(base_url=s.url, timeout=10)) for s in started]
         yield clients[0], clients[1]
-
-
-def _stop(server: subprocess.Popen[str]) -> None:
-    server.terminate()
-    output, _ = server.communicate(timeout=30)
-    assert "Traceback" not in output, output
+    for server in started:
+        assert "Traceback" not in server.output(), server.output()
 
 
 def _login(client: httpx.Client, email: str, password: str) -> httpx.Response:

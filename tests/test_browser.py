@@ -1,5 +1,5 @@
 """Swagger UI works offline in a real browser: headless Chromium (Debian's, no download) opens
-`/docs` of a rendered `auth=password` project served by uvicorn, authorizes with the OAuth2
+`/docs` of a rendered `auth=password` project served by its `serve` command (uvicorn), authorizes with the OAuth2
 password flow, and runs "Try it out" on `GET /api/v1/users/me`, which shows 200.
 
 The screenshot is kept in `test-artifacts/swagger-users-me.png`.
@@ -8,29 +8,20 @@ The screenshot is kept in `test-artifacts/swagger-users-me.png`.
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.answers import MINIMAL
 from tests.conftest import clean_env, render, run
 from tests.paths import ROOT
+from tests.servers import servers
 
 pytestmark = pytest.mark.xdist_group("browser")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "a-long-admin-password-for-tests"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_swagger_ui_password_flow_in_chromium(tmp_path: Path) -> None:
@@ -39,45 +30,21 @@ def test_swagger_ui_password_flow_in_chromium(tmp_path: Path) -> None:
 
     answers = {**MINIMAL, "auth": "password", "rbac": True, "database": "sqlite"}
     project = render(tmp_path / "project", answers)
-    env = clean_env(
-        PYTHONPATH="src",
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-        FIRST_ADMIN_EMAIL=ADMIN_EMAIL,
-        FIRST_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        SECRET_KEY="a-secret-key-of-at-least-thirty-two-bytes!",
+    env = {
+        "ENVIRONMENT": "development",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
+        "FIRST_ADMIN_EMAIL": ADMIN_EMAIL,
+        "FIRST_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "SECRET_KEY": "a-secret-key-of-at-least-thirty-two-bytes!",
+    }
+    run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        project,
+        clean_env(PYTHONPATH="src", **env),
     )
-    run([sys.executable, "-m", "alembic", "upgrade", "head"], project, env)
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            f"{answers.get('package_name', 'my_service')}.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, "uvicorn exited"
-            assert time.monotonic() < deadline, "uvicorn did not become ready"
-            time.sleep(0.3)
-
+    command = [sys.executable, "-m", str(answers.get("package_name", "my_service")), "serve"]
+    with servers(project, command, tmp_path, env, ready="/health/ready") as (server,):
+        base = server.url
         ARTIFACTS.mkdir(exist_ok=True)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -117,6 +84,3 @@ def test_swagger_ui_password_flow_in_chromium(tmp_path: Path) -> None:
             assert ADMIN_EMAIL in operation.locator(".live-responses-table").inner_text()
             browser.close()
         assert outside == [], f"the page loaded assets from outside the app: {outside}"
-    finally:
-        server.terminate()
-        server.wait(timeout=20)

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
-from tests.processes import TEST_REDIS_DB, TEST_REDIS_URL, free_port, redis_prefix, servers
+from tests.servers import free_port, serve, serve_many
+from tests.services import TEST_REDIS_DB, TEST_REDIS_URL, redis_prefix
 
 ITEMS = "/api/v1/items"
 
@@ -67,7 +68,8 @@ def _stale_reads(urls: list[str], rounds: int) -> list[tuple[int, str, str]]:
 def test_redis_cache_is_never_stale_across_processes(
     project: Project, env: dict[str, str], tmp_path: Path
 ) -> None:
-    with servers(project.path, project.package, 2, env, tmp_path) as urls:
+    with serve_many(project, 2, tmp_path, **env) as started:
+        urls = [server.url for server in started]
         assert _stale_reads(urls, rounds=10) == []
         with httpx.Client(timeout=10) as client:
             created = client.post(f"{urls[0]}{ITEMS}", json={"name": "Hit"}).json()
@@ -82,7 +84,8 @@ def test_memory_cache_is_stale_across_processes(
     project: Project, migrated: str, tmp_path: Path
 ) -> None:
     env = {"DATABASE_URL": migrated, "RATE_LIMIT_DEFAULT": "100000/minute"}
-    with servers(project.path, project.package, 2, env, tmp_path) as urls:
+    with serve_many(project, 2, tmp_path, **env) as started:
+        urls = [server.url for server in started]
         stale = _stale_reads(urls, rounds=3)
     assert len(stale) == 3
     assert all(x_cache == "hit" for _, _, x_cache in stale)
@@ -90,9 +93,9 @@ def test_memory_cache_is_stale_across_processes(
 
 @pytest.mark.parametrize("project", answer_set_params(["cache-redis-sqlite"]), indirect=True)
 def test_cached_read_is_faster(project: Project, env: dict[str, str], tmp_path: Path) -> None:
-    with servers(project.path, project.package, 1, env, tmp_path) as urls:
+    with serve(project, tmp_path, **env) as server:
         out = run(
-            [sys.executable, "bench/cache_read.py", "--url", urls[0], "--requests", "150"],
+            [sys.executable, "bench/cache_read.py", "--url", server.url, "--requests", "150"],
             project.path,
             clean_env(),
         )
@@ -106,16 +109,16 @@ def test_redis_down_serves_from_the_database(
 ) -> None:
     down = {**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/{TEST_REDIS_DB}"}
     with (
-        servers(project.path, project.package, 1, down, tmp_path) as urls,
-        httpx.Client() as client,
+        serve(project, tmp_path, **down) as server,
+        httpx.Client(base_url=server.url) as client,
     ):
-        created = client.post(f"{urls[0]}{ITEMS}", json={"name": "Down", "description": "v0"})
+        created = client.post(ITEMS, json={"name": "Down", "description": "v0"})
         assert created.status_code == 201, created.text
-        path = f"{urls[0]}{ITEMS}/{created.json()['id']}"
+        path = f"{ITEMS}/{created.json()['id']}"
         reads = [client.get(path) for _ in range(3)]
         patched = client.patch(path, json={"description": "v1"})
         after = client.get(path)
-        ready = client.get(f"{urls[0]}/health/ready")
+        ready = client.get("/health/ready")
     assert [r.status_code for r in reads] == [200, 200, 200]
     assert [r.headers["X-Cache"] for r in reads] == ["miss", "miss", "miss"]
     assert patched.status_code == 200
@@ -124,5 +127,5 @@ def test_redis_down_serves_from_the_database(
     assert ready.json()["status"] == "degraded"
     assert ready.json()["checks"]["cache"] == "degraded"
     assert ready.json()["checks"]["database"] == "ok"
-    log = (tmp_path / "server-0.log").read_text()
+    log = server.output()
     assert log.count("cache_unavailable") == 1

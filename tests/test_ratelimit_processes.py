@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.conftest import Project, answer_set_params
-from tests.processes import TEST_REDIS_DB, TEST_REDIS_URL, free_port, redis_prefix, servers
+from tests.servers import free_port, serve, serve_many
+from tests.services import TEST_REDIS_DB, TEST_REDIS_URL, redis_prefix
 
 LIMIT = 10
 
@@ -28,8 +29,8 @@ def test_redis_limit_holds_across_two_processes(project: Project, tmp_path: Path
             "RATE_LIMIT_DEFAULT": f"{LIMIT}/minute",
             "RATE_LIMIT_KEY_PREFIX": prefix,
         }
-        with servers(project.path, project.package, 2, env, tmp_path) as urls:
-            statuses = _alternate(urls, 3 * LIMIT)
+        with serve_many(project, 2, tmp_path, **env) as started:
+            statuses = _alternate([server.url for server in started], 3 * LIMIT)
     assert statuses.count(200) == LIMIT
     assert statuses.count(429) == 2 * LIMIT
     assert statuses[:LIMIT] == [200] * LIMIT
@@ -39,8 +40,8 @@ def test_redis_limit_holds_across_two_processes(project: Project, tmp_path: Path
 def test_memory_limit_is_per_process(project: Project, tmp_path: Path) -> None:
     """The contrast that shows the test above can fail: memory counts in each process."""
     env = {"RATE_LIMIT_DEFAULT": f"{LIMIT}/minute"}
-    with servers(project.path, project.package, 2, env, tmp_path) as urls:
-        statuses = _alternate(urls, 3 * LIMIT)
+    with serve_many(project, 2, tmp_path, **env) as started:
+        statuses = _alternate([server.url for server in started], 3 * LIMIT)
     assert statuses.count(200) == 2 * LIMIT
 
 
@@ -50,12 +51,12 @@ def test_redis_down_fails_open_in_a_real_process(project: Project, tmp_path: Pat
         "REDIS_URL": f"redis://127.0.0.1:{free_port()}/{TEST_REDIS_DB}",
         "RATE_LIMIT_DEFAULT": "2/minute",
     }
-    with servers(project.path, project.package, 1, env, tmp_path) as urls:
-        statuses = _alternate(urls, 5)
-        ready = httpx.get(f"{urls[0]}/health/ready", timeout=5)
+    with serve(project, tmp_path, **env) as server:
+        statuses = _alternate([server.url], 5)
+        ready = httpx.get(f"{server.url}/health/ready", timeout=5)
     assert statuses == [200] * 5
     assert ready.status_code == 200
     assert ready.json()["checks"]["rate_limit"] == "degraded"
-    log = (tmp_path / "server-0.log").read_text()
+    log = server.output()
     assert log.count("rate_limit_storage_unavailable") == 1
     assert "warning" in log.lower()
