@@ -1,9 +1,10 @@
 """Structured logging: JSON lines in production, readable console output in development.
 
-Every line goes to standard error through one renderer, so each carries the request id bound by
-the request middleware. The service's own loggers are structlog's native ones: a line costs a
-few microseconds, where the standard library's machinery (records, handlers, locks) costs
-several times that, on every request's access log line. The libraries' records (uvicorn,
+Every line goes to standard error through one renderer, so each carries the request id the
+request middleware sets (a plain context variable: one set and one reset per request). The
+service's own loggers are structlog's native ones: a line costs a few microseconds, where the
+standard library's machinery (records, handlers, locks) costs several times that, on every
+request's access log line. The libraries' records (uvicorn,
 SQLAlchemy, Celery, ...) go through the standard library and the same renderer.
 
 Loggers are not cached, so `configure_logging` applies at once everywhere and tests can capture
@@ -13,12 +14,16 @@ events with `structlog.testing.capture_logs()`.
 import logging
 import logging.config
 import sys
+from contextvars import ContextVar
 from typing import Any, Literal
 
 import structlog
-from structlog.typing import FilteringBoundLogger
+from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+# The id of the request being served: set by the request middleware, added to every line.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class StderrLogger:
@@ -35,9 +40,17 @@ class StderrLogger:
     debug = info = warning = error = critical = exception = msg
 
 
+def add_request_id(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
+
+
 def configure_logging(level: Level, log_format: Literal["json", "console"]) -> None:
     shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+        add_request_id,
+        structlog.contextvars.merge_contextvars,  # whatever else code binds with bind_contextvars
         structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -86,6 +99,5 @@ def get_logger(name: str) -> FilteringBoundLogger:
 
 
 def current_request_id() -> str | None:
-    """The id of the request being served, bound by the request middleware."""
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
-    return str(request_id) if request_id is not None else None
+    """The id of the request being served, set by the request middleware."""
+    return REQUEST_ID.get()
