@@ -69,7 +69,7 @@ class ItemRead(BaseModel):
 engine = create_async_engine(
     os.environ["DATABASE_URL"],
     pool_pre_ping=True,
-    pool_size=int(os.environ.get("DB_POOL_SIZE", "5")),
+    pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
     max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "10")),
 )
 sessions = async_sessionmaker(engine, expire_on_commit=False)

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="write py-spy profiles (collapsed stacks) of the project's measured runs here",
+        help="write py-spy profiles (raw stacks) of each row's first measured run, both sides",
     )
     args = parser.parse_args(argv)
     for tool in ("wrk", "psql"):
@@ -229,6 +229,9 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
         "RATE_LIMIT_DEFAULT": "1000000/minute",
         # Cached entries outlive the run: a cached row never meets an expired entry.
         "CACHE_TTL_SECONDS": "3600",
+        # The project's default pool, given to both apps (the bare app reads the same variables).
+        "DB_POOL_SIZE": "10",
+        "DB_MAX_OVERFLOW": "10",
         "FIRST_ADMIN_EMAIL": ADMIN_EMAIL,
         "FIRST_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "HOST": "127.0.0.1",
@@ -248,7 +251,7 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
     with (
         server([PYTHON, "-m", package, "serve"], project, env, f"{project_url}/health/ready",
                work / "project.log") as project_pid,
-        server(bare, ROOT, env, f"{bare_url}/health/live", work / "bare.log"),
+        server(bare, ROOT, env, f"{bare_url}/health/live", work / "bare.log") as bare_pid,
     ):  # fmt: skip
         with httpx.Client(base_url=project_url, timeout=10) as client:
             login = client.post(
@@ -283,9 +286,10 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
                 for side, (url, path) in enumerate(sides):
                     first, count = ids if ids else (next_id, 0)
                     seconds = args.warmup if round_ == 0 else args.seconds
-                    profiling = args.profile and side == 1 and round_ == 1
+                    profiling = args.profile and round_ == 1
+                    pid, label = ((bare_pid, "bare"), (project_pid, "ours"))[side]
                     with (
-                        profiled(project_pid, seconds, args.profile, name)
+                        profiled(pid, seconds, args.profile, f"{name} {label}")
                         if profiling
                         else (contextlib.nullcontext())
                     ):
