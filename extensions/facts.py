@@ -446,10 +446,9 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("asyncpg>=0.30", _postgresql),
     ("limits>=5.6", lambda a: a["rate_limit"] != "none"),
     ("cashews>=7.4", lambda a: a["cache"] == "memory"),
-    ("cashews[redis]>=7.4", lambda a: a["cache"] == "redis"),
-    # redis-py, imported by the limiter and the WebSocket hub (the cache reaches Redis through
-    # cashews[redis], Celery through celery[redis]).
-    ("redis>=6.4", lambda a: "redis" in (a["rate_limit"], a["websockets"])),
+    # redis-py, imported by the cache, the limiter and the WebSocket hub (Celery reaches Redis
+    # through celery[redis]).
+    ("redis>=6.4", lambda a: "redis" in (a["cache"], a["rate_limit"], a["websockets"])),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
