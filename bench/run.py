@@ -59,6 +59,7 @@ class Result:
     hits: int
     misses: int
     last_id: int
+    cpu_us: float = 0.0  # the server's CPU time (user + system) per request during the run
 
     @property
     def rps(self) -> float:
@@ -76,6 +77,12 @@ def median(results: list[Result]) -> Result:
         "hits": sum(result.hits for result in results),
         "misses": sum(result.misses for result in results),
     })  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -148,15 +155,19 @@ def server(
 
 
 def wrk(url: str, path: str, seconds: int, connections: int, headers: dict[str, str],
-        first: int = 1, count: int = 0) -> Result:  # fmt: skip
+        first: int = 1, count: int = 0, pid: int = 0) -> Result:  # fmt: skip
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(BENCH / "wrk.lua")]  # fmt: skip
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     command += [url, "--", path, str(first), str(count)]
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     output = subprocess.run(pinned(1, command), check=True, capture_output=True, text=True)
+    cpu = cpu_seconds(pid) - cpu_before if pid else 0.0
     line = next(line for line in output.stdout.splitlines() if line.startswith("{"))
-    return Result(**json.loads(line))
+    result = Result(**json.loads(line))
+    result.cpu_us = cpu * 1e6 / max(result.requests, 1)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,7 +304,8 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
                         if profiling
                         else (contextlib.nullcontext())
                     ):
-                        result = wrk(url, path, seconds, args.connections, headers, first, count)
+                        result = wrk(url, path, seconds, args.connections, headers, first, count,
+                                     pid)  # fmt: skip
                     if ids is None:
                         next_id = result.last_id + 1
                         if next_id > args.items:
@@ -302,7 +314,8 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
                         runs[name][side].append(result)
                     if args.verbose:
                         print(f"  round {round_} {name} {('bare', 'ours')[side]}: "
-                              f"{result.rps:.0f} rps, p99 {result.p99_us / 1000:.1f} ms")  # fmt: skip
+                              f"{result.rps:.0f} rps, p99 {result.p99_us / 1000:.1f} ms, "
+                              f"{result.cpu_us:.0f} µs CPU per request")  # fmt: skip
     return report(runs, render_times, args)
 
 
