@@ -20,8 +20,10 @@ $(BIN)/uv:
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
 # One virtualenv: the template tooling plus the union of every rendered project's dependencies.
+# Byte-compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI) every Python process the
+# tests start (servers, alembic, celery, the rendered suites) would compile its imports again.
 $(VENV)/.installed: pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --group template --group rendered -r pyproject.toml
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python --group template --group rendered -r pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv with everything the tests need

@@ -162,10 +162,12 @@ def get_across_recycling(url: str) -> httpx.Response:
 
     Such a request never reached the app, so it was not counted: retrying keeps counts exact.
     (The connection is closed, or reset when the request was already in the socket's buffer.)
+    A request that arrives while both workers are being replaced waits for a new worker to start
+    (the everything-on app's start took more than 10 s on a loaded 2-core machine).
     """
     for attempt in range(3):
         try:
-            return httpx.get(url, timeout=10)
+            return httpx.get(url, timeout=30)
         except (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError):
             if attempt == 2:
                 raise
