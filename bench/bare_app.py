@@ -69,8 +69,8 @@ class ItemRead(BaseModel):
 engine = create_async_engine(
     os.environ["DATABASE_URL"],
     pool_pre_ping=True,
-    pool_size=int(os.environ.get("DB_POOL_SIZE", "10")),
-    max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "10")),
+    pool_size=int(os.environ.get("DB_POOL_SIZE", "20")),
+    max_overflow=int(os.environ.get("DB_MAX_OVERFLOW", "0")),
 )
 sessions = async_sessionmaker(engine, expire_on_commit=False)
 redis = Redis.from_url(os.environ["REDIS_URL"])
