@@ -68,6 +68,7 @@ RESERVED_PACKAGE_NAMES = frozenset(
         "jwt",
         "kombu",
         "limits",
+        "orjson",
         "multipart",
         "mypy",
         "prometheus_client",
@@ -435,6 +436,7 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pydantic[email]>=2.12", _always),
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
+    ("orjson>=3.10", _always),  # the JSON log renderer: a third of each access log line's cost
     ("uvicorn[standard]>=0.38", _always),
     ("celery[redis]>=5.5", lambda a: a["broker"] == "redis"),
     ("celery>=5.5", lambda a: a["broker"] == "rabbitmq"),

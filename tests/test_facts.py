@@ -97,6 +97,7 @@ def test_base_dependencies() -> None:
     assert names == {
         "fastapi",
         "fastapi-offline",
+        "orjson",
         "pydantic",
         "pydantic-settings",
         "structlog",

@@ -11,12 +11,14 @@ Loggers are not cached, so `configure_logging` applies at once everywhere and te
 events with `structlog.testing.capture_logs()`.
 """
 
+import json
 import logging
 import logging.config
 import sys
 from contextvars import ContextVar
 from typing import Any, Literal
 
+import orjson
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
@@ -47,6 +49,16 @@ def add_request_id(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
     return event_dict
 
 
+def json_line(event_dict: EventDict, **kwargs: Any) -> str:
+    """One JSON line with orjson, several times faster than the standard library's encoder (a
+    third of an access log line's cost). What orjson refuses (an integer beyond 64 bits) is
+    written by the standard library instead: logging never fails a request."""
+    try:
+        return orjson.dumps(event_dict, default=kwargs.get("default")).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(event_dict, **kwargs)
+
+
 def configure_logging(level: Level, log_format: Literal["json", "console"]) -> None:
     shared: list[Any] = [
         add_request_id,
@@ -57,7 +69,7 @@ def configure_logging(level: Level, log_format: Literal["json", "console"]) -> N
     ]
     renderer: Any
     if log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=json_line)
         shared.append(structlog.processors.format_exc_info)
     else:
         renderer = structlog.dev.ConsoleRenderer()
