@@ -145,7 +145,7 @@ def test_redis_backend_facts() -> None:
         # broker hidden by `when`: no Celery at all
         ({"worker": "none", "broker": "redis"}, set(), set()),
         ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0"}),
-        ({"websockets": "redis"}, {"anyio>=4.6", "redis>=6.4"}, {"websockets>=15.0"}),
+        ({"websockets": "redis"}, {"anyio>=4.6", "redis[hiredis]>=6.4"}, {"websockets>=15.0"}),
     ],
 )
 def test_worker_and_websockets_dependencies(
