@@ -172,8 +172,8 @@ def wrk(url: str, path: str, seconds: int, connections: int, headers: dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=4, help="measured seconds per run")
-    parser.add_argument("--rounds", type=int, default=5, help="measured runs per side and row")
+    parser.add_argument("--seconds", type=int, default=3, help="measured seconds per run")
+    parser.add_argument("--rounds", type=int, default=9, help="measured runs per side and row")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured seconds before each")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--items", type=int, default=200_000, help="rows for uncached reads")
@@ -277,6 +277,9 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
                 f"'bench item', {owner} FROM generate_series(1, {args.items}) AS n"
             )
             subprocess.run([*PSQL, "-d", db_name, "-c", rows_sql], check=True)
+            # The table as a long-lived one is (hint bits set, statistics gathered), now rather
+            # than by an autovacuum during the first rounds where it is on (it is off here).
+            subprocess.run([*PSQL, "-d", db_name, "-c", "VACUUM (ANALYZE) items"], check=True)
             with httpx.Client(base_url=bare_url, timeout=10, headers=auth) as bare_client:
                 warm_caches(client, bare_client, auth)
 
@@ -289,33 +292,43 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
         rows = [row for row in rows if not args.rows or row[0] in args.rows]
         next_id = CACHED_IDS + 1  # uncached reads never repeat an id, so every one misses
         runs: dict[str, tuple[list[Result], list[Result]]] = {row[0]: ([], []) for row in rows}
-        # Round by round, every row and side in turn (bare, then ours): the machine's drift
-        # hits every number of a round alike, and the ratios are taken within a round.
+        # Round by round, every row and side in turn, and the ratios are taken within a round:
+        # the machine's drift hits the numbers of a round alike. Every other round runs the
+        # same turns backwards, so a steady drift does not favour whichever side or row comes
+        # first.
+        turns = [
+            # The cached read's sides in the other order: the project's uncached and cached
+            # reads, whose ratio is a target, run back to back.
+            (row, side)
+            for row in rows
+            for side in ((1, 0) if row[0] == ROW_CACHED else (0, 1))
+        ]
         for round_ in range(args.rounds + 1):
-            for name, project_path, bare_path, headers, ids in rows:
-                sides = ((bare_url, bare_path), (project_url, project_path))
-                for side, (url, path) in enumerate(sides):
-                    first, count = ids if ids else (next_id, 0)
-                    seconds = args.warmup if round_ == 0 else args.seconds
-                    profiling = args.profile and round_ == 1
-                    pid, label = ((bare_pid, "bare"), (project_pid, "ours"))[side]
-                    with (
-                        profiled(pid, seconds, args.profile, f"{name} {label}")
-                        if profiling
-                        else (contextlib.nullcontext())
-                    ):
-                        result = wrk(url, path, seconds, args.connections, headers, first, count,
-                                     pid)  # fmt: skip
-                    if ids is None:
-                        next_id = result.last_id + 1
-                        if next_id > args.items:
-                            sys.exit("not enough items for uncached reads: raise --items")
-                    if round_:
-                        runs[name][side].append(result)
-                    if args.verbose:
-                        print(f"  round {round_} {name} {('bare', 'ours')[side]}: "
-                              f"{result.rps:.0f} rps, p99 {result.p99_us / 1000:.1f} ms, "
-                              f"{result.cpu_us:.0f} µs CPU per request")  # fmt: skip
+            for (name, project_path, bare_path, headers, ids), side in (
+                turns[::-1] if round_ % 2 == 0 and round_ else turns
+            ):
+                url, path = ((bare_url, bare_path), (project_url, project_path))[side]
+                first, count = ids if ids else (next_id, 0)
+                seconds = args.warmup if round_ == 0 else args.seconds
+                profiling = args.profile and round_ == 1
+                pid, label = ((bare_pid, "bare"), (project_pid, "ours"))[side]
+                with (
+                    profiled(pid, seconds, args.profile, f"{name} {label}")
+                    if profiling
+                    else (contextlib.nullcontext())
+                ):
+                    result = wrk(url, path, seconds, args.connections, headers, first, count,
+                                 pid)  # fmt: skip
+                if ids is None:
+                    next_id = result.last_id + 1
+                    if next_id > args.items:
+                        sys.exit("not enough items for uncached reads: raise --items")
+                if round_:
+                    runs[name][side].append(result)
+                if args.verbose:
+                    print(f"  round {round_} {name} {label}: "
+                          f"{result.rps:.0f} rps, p99 {result.p99_us / 1000:.1f} ms, "
+                          f"{result.cpu_us:.0f} µs CPU per request")  # fmt: skip
     return report(runs, render_times, args)
 
 
@@ -386,8 +399,8 @@ def report(runs: dict[str, tuple[list[Result], list[Result]]], render_times: tup
     print()
     print(f"wrk: 1 thread, {args.connections} connections, 127.0.0.1; one uvicorn worker per app. "
           f"Each row and side: a {args.warmup} s warm-up, then {args.rounds} rounds of "
-          f"{args.seconds} s, every row and side in turn; the median run is shown, ratios are "
-          "the median of each round's ratio.")  # fmt: skip
+          f"{args.seconds} s, every row and side in turn (backwards every other round); the "
+          "median run is shown, ratios are the median of each round's ratio.")  # fmt: skip
     if not args.project:
         print(f"render (copier copy): defaults {render_times[0]:.1f} s, "
               f"everything-on {render_times[1]:.1f} s")  # fmt: skip
