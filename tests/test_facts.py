@@ -110,8 +110,8 @@ def test_base_dependencies() -> None:
     [
         ({"rate_limit": "memory"}, {"limits"}),
         ({"cache": "memory"}, {"cashews"}),
-        ({"rate_limit": "redis"}, {"limits", "redis"}),
-        ({"cache": "redis", "rate_limit": "memory"}, {"limits", "redis"}),
+        ({"rate_limit": "redis"}, {"limits", "redis", "hiredis"}),
+        ({"cache": "redis", "rate_limit": "memory"}, {"limits", "redis", "hiredis"}),
     ],
 )
 def test_cache_and_rate_limit_dependencies(overrides: dict[str, Any], expected: set[str]) -> None:
@@ -119,6 +119,8 @@ def test_cache_and_rate_limit_dependencies(overrides: dict[str, Any], expected: 
     base = {facts.requirement_name(r) for r in derive().dependencies}
     assert names - base >= expected
     assert ("redis" in names) == ("redis" in (overrides.get("rate_limit"), overrides.get("cache")))
+    # hiredis is imported by redis_client.py, which exists where the cache or limiter is Redis's.
+    assert ("hiredis" in names) == derive(**overrides).needs_redis_client
     # cashews is the memory backend only: the Redis cache speaks redis-py itself.
     assert ("cashews" in names) == (overrides.get("cache") == "memory")
 
