@@ -234,6 +234,8 @@ class Facts:
     compose_backing: tuple[str, ...]  # the backing services among them (postgres, redis, ...)
     images: dict[str, str]  # image of each backing service (compose and CI use the same)
     secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
+    # Alembic revisions present, each with the revision it follows (None for the first)
+    down_revisions: dict[str, str | None]
 
 
 def derive(answers: dict[str, Any]) -> Facts:
@@ -305,6 +307,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
         images={service: SERVICE_IMAGES[service] for service in services},
         secret_variables=secret_variables(partial, services),
+        down_revisions=down_revisions(partial),
     )
 
 
@@ -473,6 +476,21 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# Migrations: the Alembic revisions of a rendered project, oldest first, each with the condition
+# under which its module (and so the revision file) exists. A revision follows the latest one
+# before it that exists, so a module's revision is rendered only with the module and the chain
+# stays linear for every answer set. A module that changes the schema adds its row at the end
+# and writes `down_revision = {{ down_revisions["<id>"] | python }}` in its revision file.
+# --------------------------------------------------------------------------------------------
+MIGRATIONS: tuple[tuple[str, Any], ...] = (("0001", _database),)
+
+
+def down_revisions(answers: dict[str, Any]) -> dict[str, str | None]:
+    present = [revision for revision, condition in MIGRATIONS if condition(answers)]
+    return dict(zip(present, [None, *present], strict=False))
+
+
 def _select(table: tuple[tuple[str, Any], ...], answers: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(req for req, condition in table if condition(answers)))
 
@@ -492,6 +510,7 @@ class FactsExtension(Extension):
         super().__init__(environment)
         environment.filters["kebab"] = kebab
         environment.filters["snake"] = snake
+        environment.filters["python"] = repr  # a Python literal: None, 'text', 3
         environment.globals.update(
             text_error=text_error,
             slug_error=slug_error,

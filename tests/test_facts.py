@@ -409,3 +409,23 @@ def test_min_copier_version_is_the_one_the_tests_run() -> None:
     template_group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
     assert f"copier>={minimum}" in template_group["template"]
     assert Version(importlib.metadata.version("copier")) >= Version(minimum)
+
+
+def test_migration_chain_is_linear_over_the_revisions_present() -> None:
+    assert derive(database="none").down_revisions == {}
+    chain = derive(database="sqlite").down_revisions
+    assert next(iter(chain.items())) == ("0001", None)
+    revisions = list(chain)
+    assert revisions == sorted(revisions)
+    # each revision follows the one before it, so alembic sees one head
+    assert list(chain.values()) == [None, *revisions[:-1]]
+    everything = derive(database="postgresql", auth="password")
+    assert set(chain) <= set(everything.down_revisions)
+
+
+def test_python_filter_writes_literals() -> None:
+    import jinja2
+
+    env = jinja2.Environment(extensions=[facts.FactsExtension])
+    template = env.from_string("{{ a | python }} {{ b | python }}")
+    assert template.render(a=None, b="0001") == "None '0001'"
