@@ -10,6 +10,7 @@ in ``tests/test_facts.py``; two small Jinja extensions at the bottom expose them
 from __future__ import annotations
 
 import functools
+import json
 import keyword
 import re
 import sys
@@ -36,6 +37,7 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "docker": (False, True),
     "kubernetes": (False, True),
     "ci": ("none", "github"),
+    "email": ("none", "smtp"),
 }
 
 # The answers derive() reads; the facts exist once all of them are answered.
@@ -52,12 +54,15 @@ DERIVED_FROM = (
     "docker",
     "kubernetes",
     "ci",
+    "email",
 )
 
 # Import names a generated package must not shadow (besides the standard library and keywords).
 RESERVED_PACKAGE_NAMES = frozenset(
     {
         "alembic",
+        "aiosmtpd",
+        "aiosmtplib",
         "aiosqlite",
         "asyncpg",
         "cashews",
@@ -176,6 +181,11 @@ def combination_error(key: str, value: Any, **others: Any) -> str:
         return "kubernetes=true deploys the Docker image: set docker=true, or kubernetes=false."
     if key == "broker" and others.get("worker") != "celery":
         return "broker only applies to worker=celery: set worker=celery, or leave broker out."
+    if key == "email" and value != "none" and others.get("auth") != "password":
+        return (
+            f"email={value} sends the account e-mails of auth=password (address verification, "
+            "password reset): set auth=password, or email=none."
+        )
     return ""
 
 
@@ -221,6 +231,7 @@ class Facts:
     has_docker: bool
     has_kubernetes: bool
     has_ci: bool
+    has_email: bool  # account e-mails over SMTP (verification, password reset): auth=password
     needs_redis: bool
     needs_rabbitmq: bool
     services: tuple[str, ...]  # external services the running project needs
@@ -233,6 +244,7 @@ class Facts:
     compose_services: tuple[str, ...]  # every service of compose.yaml, in order
     compose_backing: tuple[str, ...]  # the backing services among them (postgres, redis, ...)
     images: dict[str, str]  # image of each backing service (compose and CI use the same)
+    mail_catcher_image: str  # compose.yaml's mailpit (profile `mail`), "" without e-mail
     secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
     # Alembic revisions present, each with the revision it follows (None for the first)
     down_revisions: dict[str, str | None]
@@ -252,6 +264,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         broker,
     )
     needs_rabbitmq = broker == "rabbitmq"
+    has_email = auth == "password" and answers["email"] == "smtp"
     services = tuple(
         name
         for name, needed in (
@@ -272,6 +285,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         "metrics": bool(answers["metrics"]),
         "docker": has_docker,
         "needs_redis": needs_redis,
+        "email": "smtp" if has_email else "none",
     }
     return Facts(
         has_auth=auth != "none",
@@ -295,17 +309,22 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_docker=has_docker,
         has_kubernetes=has_docker and bool(answers["kubernetes"]),
         has_ci=answers["ci"] != "none",
+        has_email=has_email,
         needs_redis=needs_redis,
         needs_rabbitmq=needs_rabbitmq,
         services=services,
         needs_services=bool(services),
         dependencies=_select(RUNTIME_DEPENDENCIES, partial),
         dev_dependencies=_select(DEV_DEPENDENCIES, partial),
-        compose_environment=service_environment(partial, services, COMPOSE_HOSTS, SQLITE_URL),
+        compose_environment=(
+            service_environment(partial, services, COMPOSE_HOSTS, SQLITE_URL)
+            + (MAIL_CATCHER_ENVIRONMENT if has_email else ())
+        ),
         ci_environment=service_environment(partial, services, LOCAL_HOSTS),
         compose_services=compose_services(partial, services),
         compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
         images={service: SERVICE_IMAGES[service] for service in services},
+        mail_catcher_image=MAIL_CATCHER_IMAGE if has_email else "",
         secret_variables=secret_variables(partial, services),
         down_revisions=down_revisions(partial),
     )
@@ -326,6 +345,10 @@ LOCAL_HOSTS = {"postgresql": "127.0.0.1", "redis": "127.0.0.1", "rabbitmq": "127
 POSTGRES_USER = POSTGRES_PASSWORD = "postgres"
 POSTGRES_DB = "app"
 SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted at /data
+# email=smtp: compose.yaml's mail catcher (profile `mail`) catches every message in development;
+# its web UI shows them on http://127.0.0.1:8025. Pinned to a release, like the other images.
+MAIL_CATCHER_IMAGE = "axllent/mailpit:v1.33.1"
+MAIL_CATCHER_ENVIRONMENT = (("SMTP_HOST", "mailpit"), ("SMTP_PORT", "1025"))
 
 
 def service_environment(
@@ -368,17 +391,22 @@ def secret_variables(answers: dict[str, Any], services: tuple[str, ...]) -> tupl
     names = [name for name, _ in service_environment(answers, services, LOCAL_HOSTS, SQLITE_URL)]
     if answers["auth"] == "password":
         names.append("SECRET_KEY")
+    if answers["email"] != "none":
+        names.append("SMTP_PASSWORD")
     return tuple(names)
 
 
 def compose_services(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
-    """``app``, then ``migrate`` with a database, ``worker`` with Celery, then the services."""
+    """``app``, then ``migrate`` with a database, ``worker`` with Celery, then the services,
+    then ``mailpit`` with e-mail (under a profile: not a service the app waits for)."""
     names = ["app"]
     if answers["database"] != "none":
         names.append("migrate")
     if answers["worker"] == "celery":
         names.append("worker")
     names.extend(COMPOSE_HOSTS[service] for service in services)
+    if answers["email"] != "none":
+        names.append("mailpit")
     return tuple(names)
 
 
@@ -419,6 +447,10 @@ def _metrics(answers: dict[str, Any]) -> bool:
     return bool(answers["metrics"])
 
 
+def _email(answers: dict[str, Any]) -> bool:
+    return bool(answers["email"] != "none")
+
+
 def _needs_redis_client(answers: dict[str, Any]) -> bool:
     """redis-py is used by the Redis cache or limiter (and their tests' clean-up)."""
     return "redis" in (answers["cache"], answers["rate_limit"])
@@ -457,6 +489,9 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # Imported by redis_client.py: the cache's and the limiter's connections pack commands with
     # it (5 % of a cached read).
     ("hiredis>=3.2", _needs_redis_client),
+    # The account e-mails' SMTP client: asyncio-native (no thread per message), STARTTLS/TLS,
+    # AUTH, a timeout per command.
+    ("aiosmtplib>=5.1", _email),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
@@ -473,6 +508,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
     ("aiosqlite>=0.21", _postgresql),
     ("asyncpg>=0.30", _sqlite),
+    # A real SMTP server on 127.0.0.1 for the account e-mail tests (and `python -m aiosmtpd`
+    # prints every message in development).
+    ("aiosmtpd>=1.4.6", _email),
 )
 
 
@@ -483,7 +521,11 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
 # stays linear for every answer set. A module that changes the schema adds its row at the end
 # and writes `down_revision = {{ down_revisions["<id>"] | python }}` in its revision file.
 # --------------------------------------------------------------------------------------------
-MIGRATIONS: tuple[tuple[str, Any], ...] = (("0001", _database),)
+MIGRATIONS: tuple[tuple[str, Any], ...] = (
+    ("0001", _database),
+    # 0002: the database module's revision (its own branch)
+    ("0003", _email),  # account tokens, users.email_verified_at
+)
 
 
 def down_revisions(answers: dict[str, Any]) -> dict[str, str | None]:
@@ -493,6 +535,11 @@ def down_revisions(answers: dict[str, Any]) -> dict[str, str | None]:
 
 def _select(table: tuple[tuple[str, Any], ...], answers: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(req for req, condition in table if condition(answers)))
+
+
+def python_literal(value: Any) -> str:
+    """A Python literal as ruff format writes it: ``None``, ``"text"``, ``3``."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 def requirement_name(requirement: str) -> str:
@@ -510,7 +557,7 @@ class FactsExtension(Extension):
         super().__init__(environment)
         environment.filters["kebab"] = kebab
         environment.filters["snake"] = snake
-        environment.filters["python"] = repr  # a Python literal: None, 'text', 3
+        environment.filters["python"] = python_literal
         environment.globals.update(
             text_error=text_error,
             slug_error=slug_error,
