@@ -24,6 +24,12 @@ Keys, choices and defaults follow the contract (CONTRACT.md). Pass answers with
 |---|---|---|---|---|---|
 """
 
+EXTENSIONS_HEADER = """
+## What the modules add to the contract
+
+Environment variables and routes of the rendered projects, in the terms of CONTRACT.md.
+"""
+
 FOOTER = """
 ## Not built yet
 
@@ -32,6 +38,36 @@ as a stub. The list shrinks as modules land.
 
 {unsupported}
 """
+
+
+# What a module adds to the contract (CONTRACT.md), in its terms: environment variables and HTTP
+# routes of the rendered projects that choose it. Keyed by the question that switches it on.
+CONTRACT_EXTENSIONS: dict[str, str] = {
+    "email": """### `email=smtp` (with `auth=password`)
+
+| variable | when | meaning |
+|---|---|---|
+| SMTP_HOST, SMTP_PORT | email = smtp | the SMTP relay (default `localhost`, `1025`: a development mail catcher); production refuses an unset or localhost host |
+| SMTP_USER, SMTP_PASSWORD | email = smtp | the relay's login when set; SMTP_PASSWORD is a secret |
+| SMTP_STARTTLS, SMTP_SSL | email = smtp | STARTTLS required (`true`), never (`false`) or when offered (unset); SMTP_SSL: TLS from the first byte |
+| SMTP_FROM, SMTP_TIMEOUT | email = smtp | the sender (production refuses the example address); seconds to connect and per SMTP command |
+| EMAIL_VERIFICATION_REQUIRED | email = smtp | `true`: unverified accounts cannot log in (403 `email_not_verified`); the first admin is verified |
+| PASSWORD_RESET_URL, EMAIL_VERIFY_URL | email = smtp | frontend link templates with one `{token}` placeholder; production needs https and a non-local host |
+| PASSWORD_RESET_EXPIRE_MINUTES, EMAIL_VERIFY_EXPIRE_MINUTES | email = smtp | lifetime of a link (30, 2880) |
+| RATE_LIMIT_MAIL_PER_ADDRESS, RATE_LIMIT_MAIL_PER_CLIENT | email = smtp and rate_limit != none | e-mails asked for one address by every client together, and by one client for any address (`5/hour`, `20/hour`) |
+
+| route | when | behaviour |
+|---|---|---|
+| POST /api/v1/auth/forgot-password | email = smtp | JSON `{"email"}` → 202 `{"detail"}`, byte-identical and as fast whether or not the address has an account; an active account gets a reset link after the response; 422 for a malformed address; 429 (per address, per client) with a rate limiter |
+| POST /api/v1/auth/reset-password | email = smtp | JSON `{"token", "new_password"}` (the registration's password rules) → 204; every refresh token of the account is revoked; 400 `invalid_token` for an unknown, used, replaced, expired or voided token |
+| POST /api/v1/auth/request-verification | email = smtp | JSON `{"email"}` → 202 as forgot-password; an active, unverified account gets a verification link (registration sends the first) |
+| POST /api/v1/auth/verify-email | email = smtp | JSON `{"token"}` → 204, `email_verified_at` set on the account (`GET /api/v1/users/me`); 400 `invalid_token` |
+
+Tokens are random (256 bits), stored as SHA-256, single-use, expiring; a newer request replaces
+the older token. Sending never blocks a request: a BackgroundTask, or the Celery worker (retries
+with backoff) when worker = celery; a failure of the relay is logged with the request id.
+""",
+}
 
 
 def _show(value: Any) -> str:
@@ -64,7 +100,16 @@ def generate() -> str:
         if absent:
             missing.append(f"- `{key}`: " + ", ".join(_show(v) for v in absent))
     unsupported = "\n".join(missing) or "Every choice is built."
-    return HEADER + "\n".join(rows) + "\n" + FOOTER.format(unsupported=unsupported)
+    extensions = "".join(
+        "\n" + text for key, text in CONTRACT_EXTENSIONS.items() if key in QUESTIONS
+    )
+    return (
+        HEADER
+        + "\n".join(rows)
+        + "\n"
+        + (EXTENSIONS_HEADER + extensions if extensions else "")
+        + FOOTER.format(unsupported=unsupported)
+    )
 
 
 if __name__ == "__main__":

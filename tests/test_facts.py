@@ -430,3 +430,55 @@ def test_python_filter_writes_literals() -> None:
     template = env.from_string("{{ a | python }} {{ b | python }}")
     # double quotes, as ruff format writes strings: the rendered revision files stay formatted
     assert template.render(a=None, b="0001") == 'None "0001"'
+
+
+# --------------------------------------------------------------------------------------------
+# email=smtp: account e-mails of auth=password
+# --------------------------------------------------------------------------------------------
+def test_email_is_on_only_with_password_auth() -> None:
+    assert derive(auth="password", database="sqlite", email="smtp").has_email
+    assert not derive(auth="password", database="sqlite", email="none").has_email
+    # hidden by `when` (auth != password) but still in the render context: it must not count
+    assert not derive(auth="jwt", email="smtp").has_email
+    assert not derive(auth="none", email="smtp").has_email
+
+
+def test_email_dependencies() -> None:
+    base = derive(auth="password", database="sqlite")
+    derived = derive(auth="password", database="sqlite", email="smtp")
+    assert set(derived.dependencies) - set(base.dependencies) == {"aiosmtplib>=5.1"}
+    assert set(derived.dev_dependencies) - set(base.dev_dependencies) == {"aiosmtpd>=1.4.6"}
+    hidden = derive(auth="jwt", email="smtp")
+    assert "aiosmtplib>=5.1" not in hidden.dependencies
+
+
+def test_email_deployment_facts() -> None:
+    derived = derive(auth="password", database="sqlite", email="smtp", docker=True)
+    assert derived.compose_services == ("app", "migrate", "mailpit")
+    assert "mailpit" not in derived.compose_backing  # under a profile: the app does not wait
+    assert derived.mail_catcher_image == facts.MAIL_CATCHER_IMAGE
+    compose = dict(derived.compose_environment)
+    assert (compose["SMTP_HOST"], compose["SMTP_PORT"]) == ("mailpit", "1025")
+    assert "SMTP_HOST" not in dict(derived.ci_environment)  # the tests run their own server
+    assert derived.secret_variables[-1] == "SMTP_PASSWORD"
+    without = derive(auth="password", database="sqlite", docker=True)
+    assert "mailpit" not in without.compose_services
+    assert without.mail_catcher_image == ""
+    assert "SMTP_PASSWORD" not in without.secret_variables
+
+
+def test_email_revision_follows_the_latest_earlier_one() -> None:
+    chain = derive(auth="password", database="sqlite", email="smtp").down_revisions
+    assert "0003" in chain
+    earlier = [revision for revision in chain if revision < "0003"]
+    assert chain["0003"] == earlier[-1]
+    assert list(chain.values()) == [None, *list(chain)[:-1]]  # one head
+    assert "0003" not in derive(auth="password", database="sqlite").down_revisions
+
+
+def test_email_needs_password_auth_message() -> None:
+    message = facts.combination_error("email", "smtp", auth="jwt")
+    assert "auth=password" in message
+    assert "email=none" in message
+    assert facts.combination_error("email", "smtp", auth="password") == ""
+    assert facts.combination_error("email", "none", auth="jwt") == ""

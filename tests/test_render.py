@@ -75,6 +75,7 @@ PICTURE = {
     '"Prometheus"': lambda f: f.has_metrics,
     "WebSocket": lambda f: f.has_websockets,
     "gunicorn": lambda f: f.has_docker,
+    '"SMTP relay"': lambda f: f.has_email,
 }
 
 
@@ -94,4 +95,6 @@ def test_readme_routes_table_lists_the_routes_that_exist(project: Project) -> No
     assert ("/api/v1/jobs" in table) == project.facts.has_worker
     assert ("/ws/{room}" in table) == project.facts.has_websockets
     assert ("/metrics" in table) == project.facts.has_metrics
+    for route in ("forgot-password", "reset-password", "request-verification", "verify-email"):
+        assert (f"/api/v1/auth/{route}" in table) == project.facts.has_email, route
     assert "/health/live" in table

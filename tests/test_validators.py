@@ -39,6 +39,12 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str] | Any] = [
         id="auth=password-database=none",
     ),
     ({"docker": False, "kubernetes": True}, "kubernetes=true deploys the Docker image"),
+    pytest.param(
+        {"auth": "jwt", "email": "smtp"},
+        "email=smtp sends the account e-mails of auth=password",
+        marks=_built("email", "smtp"),
+        id="email=smtp-auth=jwt",
+    ),
     ({"python_version": "3.10"}, "3.10"),
 ]
 
