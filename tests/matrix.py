@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from tests.answers import QUESTIONS
 from tests.facts import facts
@@ -131,11 +132,17 @@ def _key(answers: dict[str, Any]) -> tuple[tuple[str, str], ...]:
 @cache
 def _combine(f_index: int, o_index: int) -> dict[str, Any] | None:
     other = other_combinations()[o_index]
-    answers = {**functional_combinations()[f_index], **{k: other[k] for k in OTHER}}
+    answers = shown({**functional_combinations()[f_index], **{k: other[k] for k in OTHER}})
+    return answers if is_valid(answers) else None
+
+
+def shown(answers: dict[str, Any]) -> dict[str, Any]:
+    """`answers` as the project renders them: an answer its `when` hides (email with auth=jwt,
+    once the functional and the other answers are put together) is at its default."""
+    result: dict[str, Any] = {}
     for key in QUESTIONS:
-        if asked(key, answers) and error(key, answers):
-            return None
-    return answers
+        result[key] = answers[key] if asked(key, result) else default(key, result)
+    return result
 
 
 @cache
@@ -161,13 +168,19 @@ def _covering_array(strength: int, seed: int = 20261129) -> tuple[dict[str, Any]
     functional, other = functional_combinations(), other_combinations()
     params = VARIED
     targets: set[tuple[tuple[str, str], ...]] = set()
+    f_cross, o_cross = _cross_keys()
     for group in itertools.combinations(params, strength):
         f_keys = [k for k in group if k in FUNCTIONAL]
         o_keys = [k for k in group if k not in FUNCTIONAL]
-        f_proj = {tuple((k, repr(c[k])) for k in f_keys) for c in functional}
-        o_proj = {tuple((k, repr(c[k])) for k in o_keys) for c in other}
-        for f_part, o_part in itertools.product(f_proj, o_proj):
-            targets.add(tuple(sorted(f_part + o_part)))
+        # Every t-tuple some valid set shows: one functional set per value of its keys and of
+        # the functional answers the other questions read, one other set likewise; the sets
+        # between them differ in nothing the pair's validity depends on.
+        f_reps = {_project(c, [*f_keys, *f_cross]): i for i, c in enumerate(functional)}
+        o_reps = {_project(c, [*o_keys, *o_cross]): j for j, c in enumerate(other)}
+        for i, j in itertools.product(f_reps.values(), o_reps.values()):
+            combined = _combine(i, j)
+            if combined is not None:
+                targets.add(tuple(sorted(_project(combined, list(group)))))
 
     def tuples_of(answers: dict[str, Any]) -> set[tuple[tuple[str, str], ...]]:
         items = sorted((k, repr(answers[k])) for k in params)
@@ -197,6 +210,28 @@ def _covering_array(strength: int, seed: int = 20261129) -> tuple[dict[str, Any]
         chosen.append(best)
         uncovered -= best_gain
     return tuple(chosen)
+
+
+def _project(answers: dict[str, Any], keys: list[str]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, repr(answers[k])) for k in keys)
+
+
+@cache
+def _cross_keys() -> tuple[list[str], list[str]]:
+    """The functional answers that the `when` or validator of another question reads (auth, for
+    email), and those other questions."""
+    functional: set[str] = set()
+    others = []
+    for key in OTHER:
+        read: set[str] = set()
+        for field in ("when", "validator"):
+            expression = QUESTIONS[key].get(field)
+            if isinstance(expression, str):
+                read |= jinja2.meta.find_undeclared_variables(_env.parse(expression))
+        if read & set(FUNCTIONAL):
+            functional |= read & set(FUNCTIONAL)
+            others.append(key)
+    return [k for k in FUNCTIONAL if k in functional], others
 
 
 def defaults() -> dict[str, Any]:
