@@ -485,11 +485,51 @@ def requirement_name(requirement: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Jinja glue
 # --------------------------------------------------------------------------------------------
+def refusals_as_user_errors() -> None:
+    """Make copier refuse an answer given with ``--data``/``--data-file`` in one line.
+
+    copier 9 raises a bare ``ValueError`` when such an answer fails its validator or picks a
+    disabled choice, and its command line prints that as a traceback. Re-raised as copier's own
+    ``UserMessageError`` (also a ``ValueError``, so the interactive prompt, which shows the
+    message under the question and asks again, is unchanged), the command line prints the
+    message alone and exits 1. Applied once per process; without copier's internals (another
+    copier version) the refusal still happens, with copier's traceback
+    (tests/test_validators.py fails then).
+    """
+    try:
+        from copier._user_data import Question
+        from copier.errors import UserMessageError
+    except ImportError:  # pragma: no cover - another copier layout
+        return
+    if getattr(Question, "_refusals_as_user_errors", False):
+        return
+
+    class AnswerRefused(UserMessageError, ValueError):
+        """A refused answer: copier's command line prints the message alone."""
+
+    def refusing(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except AnswerRefused:
+                raise
+            except ValueError as error:
+                raise AnswerRefused(str(error)) from None
+
+        return wrapper
+
+    Question.parse_answer = refusing(Question.parse_answer)  # type: ignore[method-assign]
+    Question.validate_answer = refusing(Question.validate_answer)  # type: ignore[method-assign]
+    Question._refusals_as_user_errors = True  # type: ignore[attr-defined]
+
+
 class FactsExtension(Extension):
     """Filters for question defaults and globals for validators."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        refusals_as_user_errors()
         environment.filters["kebab"] = kebab
         environment.filters["snake"] = snake
         environment.globals.update(
