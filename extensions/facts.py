@@ -87,6 +87,15 @@ RESERVED_PACKAGE_NAMES = frozenset(
     }
 )
 
+# The oldest Python a rendered project runs on: its requires-python, ruff's target (read from
+# requires-python) and mypy's python_version. `python_version` is the image's and CI's Python.
+MIN_PYTHON = "3.11"
+
+# Where the rendered tests find their services by default (TEST_DATABASE_URL, TEST_REDIS_URL):
+# the local servers, and a Redis database of their own (the service's REDIS_URL is db 0).
+TEST_POSTGRESQL_SERVER = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432"
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -221,7 +230,11 @@ class Facts:
     has_docker: bool
     has_kubernetes: bool
     has_ci: bool
+    min_python: str  # requires-python, ruff's and mypy's target (MIN_PYTHON)
     needs_redis: bool
+    tests_need_redis: bool  # the rendered tests talk to Redis (TEST_REDIS_URL); Celery's do not
+    test_postgresql_server: str  # TEST_DATABASE_URL's default, without the database name
+    test_redis_url: str  # TEST_REDIS_URL's default
     needs_rabbitmq: bool
     services: tuple[str, ...]  # external services the running project needs
     needs_services: bool
@@ -229,7 +242,7 @@ class Facts:
     dev_dependencies: tuple[str, ...]
     # Deployment: (variable, value) pairs of the settings that point the app at its services
     compose_environment: tuple[tuple[str, str], ...]  # service names of compose.yaml as hosts
-    ci_environment: tuple[tuple[str, str], ...]  # CI service containers on 127.0.0.1
+    ci_environment: tuple[tuple[str, str], ...]  # CI's service containers, as the tests read them
     compose_services: tuple[str, ...]  # every service of compose.yaml, in order
     compose_backing: tuple[str, ...]  # the backing services among them (postgres, redis, ...)
     images: dict[str, str]  # image of each backing service (compose and CI use the same)
@@ -293,14 +306,21 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_docker=has_docker,
         has_kubernetes=has_docker and bool(answers["kubernetes"]),
         has_ci=answers["ci"] != "none",
+        min_python=MIN_PYTHON,
         needs_redis=needs_redis,
+        tests_need_redis="redis" in (answers["cache"], answers["rate_limit"], answers["websockets"]),
+        test_postgresql_server=TEST_POSTGRESQL_SERVER,
+        test_redis_url=TEST_REDIS_URL,
         needs_rabbitmq=needs_rabbitmq,
         services=services,
         needs_services=bool(services),
         dependencies=_select(RUNTIME_DEPENDENCIES, partial),
         dev_dependencies=_select(DEV_DEPENDENCIES, partial),
         compose_environment=service_environment(partial, services, COMPOSE_HOSTS, SQLITE_URL),
-        ci_environment=service_environment(partial, services, LOCAL_HOSTS),
+        ci_environment=tuple(
+            (TEST_VARIABLES.get(name, name), value)
+            for name, value in service_environment(partial, services, LOCAL_HOSTS)
+        ),
         compose_services=compose_services(partial, services),
         compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
         images={service: SERVICE_IMAGES[service] for service in services},
@@ -323,6 +343,9 @@ LOCAL_HOSTS = {"postgresql": "127.0.0.1", "redis": "127.0.0.1", "rabbitmq": "127
 POSTGRES_USER = POSTGRES_PASSWORD = "postgres"
 POSTGRES_DB = "app"
 SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted at /data
+# The rendered tests take their services from these (tests/services.py), not from the service's
+# own variables.
+TEST_VARIABLES = {"DATABASE_URL": "TEST_DATABASE_URL", "REDIS_URL": "TEST_REDIS_URL"}
 
 
 def service_environment(
@@ -467,6 +490,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("celery-types>=0.23", lambda a: a["worker"] == "celery"),
     # A real WebSocket client for tests across server processes (uvicorn[standard] ships it too).
     ("websockets>=15.0", lambda a: a["websockets"] != "none"),
+    # Starlette's TestClient (the in-process WebSocket tests) speaks httpx2; with httpx it warns
+    # StarletteDeprecationWarning, an error under the tests' filterwarnings.
+    ("httpx2>=2.16", lambda a: a["websockets"] != "none"),
     # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
     ("aiosqlite>=0.21", _postgresql),
     ("asyncpg>=0.30", _sqlite),

@@ -289,6 +289,9 @@ def test_compose_services(overrides: dict[str, Any], compose: tuple[str, ...]) -
     assert set(derived.images) == set(derived.services)
 
 
+TEST_NAMES = {"DATABASE_URL": "TEST_DATABASE_URL", "REDIS_URL": "TEST_REDIS_URL"}
+
+
 def test_service_environment_of_every_service() -> None:
     derived = derive(database="postgresql", cache="redis", worker="celery", broker="rabbitmq")
     compose = dict(derived.compose_environment)
@@ -299,8 +302,10 @@ def test_service_environment_of_every_service() -> None:
         "CELERY_RESULT_BACKEND": "rpc://",
     }
     ci = dict(derived.ci_environment)
-    assert set(ci) == set(compose)
-    assert ci["DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/app"
+    # The tests read their services from TEST_DATABASE_URL and TEST_REDIS_URL.
+    assert set(ci) == {TEST_NAMES.get(name, name) for name in compose}
+    assert ci["TEST_DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/app"
+    assert ci["TEST_REDIS_URL"] == "redis://127.0.0.1:6379/0"
     assert ci["CELERY_BROKER_URL"] == "amqp://guest:guest@127.0.0.1:5672//"
 
 
