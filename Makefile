@@ -44,8 +44,10 @@ test: venv system services ## the whole template test suite
 test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand)
 	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
 
-test-fast: venv ## unit tests of the extensions and validators only (no render matrix)
-	$(BIN)/python -m pytest -n $(JOBS) tests/test_facts.py tests/test_validators.py
+# Nothing here renders the template or starts a process (tests/test_first_contact.py checks it):
+# about 10 s. The copier CLI's refusals (tests/test_validators.py) render, and run in make test.
+test-fast: venv ## unit tests of the facts, validator messages, migrations and docs/reference.md (no render)
+	$(BIN)/python -m pytest -p no:xdist tests/test_facts.py tests/test_reference.py
 
 bench: venv system services ## render times, and the everything-on project against a bare FastAPI app (wrk)
 	$(BIN)/python bench/run.py

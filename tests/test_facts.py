@@ -125,6 +125,18 @@ def test_cache_and_rate_limit_dependencies(overrides: dict[str, Any], expected: 
     assert ("cashews" in names) == (overrides.get("cache") == "memory")
 
 
+def test_what_the_tests_need() -> None:
+    """The rendered tests need Redis for the Redis cache, limiter and rooms, not for Celery's
+    broker (they run Celery in memory); their default services are the local ones."""
+    assert not derive().tests_need_redis
+    assert not derive(worker="celery", broker="redis").tests_need_redis
+    assert derive(worker="celery", broker="redis").needs_redis
+    for key in ("cache", "rate_limit", "websockets"):
+        assert derive(**{key: "redis"}).tests_need_redis, key
+    assert derive().test_redis_url == "redis://127.0.0.1:6379/15"
+    assert derive().min_python == "3.11"
+
+
 def test_redis_backend_facts() -> None:
     derived = derive(cache="redis", rate_limit="memory")
     assert derived.has_cache and derived.has_redis_cache
@@ -146,8 +158,12 @@ def test_redis_backend_facts() -> None:
         ({"worker": "celery", "broker": "rabbitmq"}, {"celery>=5.5"}, {"celery-types>=0.23"}),
         # broker hidden by `when`: no Celery at all
         ({"worker": "none", "broker": "redis"}, set(), set()),
-        ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0"}),
-        ({"websockets": "redis"}, {"anyio>=4.6", "redis[hiredis]>=6.4"}, {"websockets>=15.0"}),
+        ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0", "httpx2>=2.16"}),
+        (
+            {"websockets": "redis"},
+            {"anyio>=4.6", "redis[hiredis]>=6.4"},
+            {"websockets>=15.0", "httpx2>=2.16"},
+        ),
     ],
 )
 def test_worker_and_websockets_dependencies(

@@ -407,10 +407,13 @@ def test_alembic_autogenerate_is_silent_and_clean(
     (path / "src" / pkg / "widgets.py").write_text(WIDGET_MODEL.format(pkg=pkg))
     env_py = path / "migrations" / "env.py"
     text = env_py.read_text()
-    text = text.replace("MODELS = (Item,", "MODELS = (Widget, Item,")
-    text = text.replace(
-        f"from {pkg}.items.models import Item\n",
-        f"from {pkg}.items.models import Item\nfrom {pkg}.widgets import Widget\n",
+    text = text.replace("MODELS = (Item,)", "MODELS = (Item, Widget)")
+    text = re.sub(
+        rf"^(from {pkg}\.settings import .*)$",
+        rf"\1\nfrom {pkg}.widgets import Widget",
+        text,
+        count=1,
+        flags=re.MULTILINE,
     )
     assert "Widget" in text
     env_py.write_text(text)
@@ -504,3 +507,24 @@ def test_readme_does_not_ask_to_copy_the_env_file_copier_wrote(project: Project)
     assert (project.path / ".env").exists()
     assert "cp .env.example .env" not in readme
     assert "Copier wrote `.env`" in readme
+
+
+# --- the template's own fast target -----------------------------------------------------------
+
+
+def test_make_test_fast_renders_nothing() -> None:
+    """`make test-fast` is the unit tests only: none of its files renders the template, runs
+    copier or starts a process (its time: docs/development.md)."""
+    recipe = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "test-fast"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    files = re.findall(r"tests/\S+\.py", recipe)
+    assert files, recipe
+    for name in files:
+        source = (ROOT / name).read_text()
+        for slow in ("render(", "template_source", "subprocess", "run_copy", "pexpect", "serve("):
+            assert slow not in source, (name, slow)
