@@ -9,6 +9,10 @@ DEMO_ADMIN_EMAIL ?= admin@example.com
 DEMO_ADMIN_PASSWORD ?= demo-admin-password
 # Two xdist workers: the machine has two cores. Override with `make test JOBS=4`.
 JOBS ?= 2
+# The port `make demo` serves on: `make demo PORT=8001`.
+PORT ?= 8000
+# The demo runs the template's tools from any directory (DEMO_DIR may be absolute).
+TOOLS := $(abspath $(BIN))
 
 .PHONY: help venv system services test test-full test-fast bench demo clean
 
@@ -40,28 +44,30 @@ test: venv system services ## the whole template test suite
 test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand)
 	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
 
-test-fast: venv ## unit tests of the extensions and validators only (no render matrix)
-	$(BIN)/python -m pytest -n $(JOBS) tests/test_facts.py tests/test_validators.py
+# Nothing here renders the template or starts a process (tests/test_first_contact.py checks it):
+# about 10 s. The copier CLI's refusals (tests/test_validators.py) render, and run in make test.
+test-fast: venv ## unit tests of the facts, validator messages, migrations and docs/reference.md (no render)
+	$(BIN)/python -m pytest -p no:xdist tests/test_facts.py tests/test_reference.py
 
 bench: venv system services ## render times, and the everything-on project against a bare FastAPI app (wrk)
 	$(BIN)/python bench/run.py
 
-demo: venv ## render the defaults into ./demo, test it, and serve it on 127.0.0.1:8000
+demo: venv ## render the defaults into ./demo, test it, serve it on 127.0.0.1:8000 (make demo PORT=8001)
 	@echo "==> 1/4 Rendering the template's defaults into $(DEMO_DIR)/ (copier copy --trust --defaults)"
 	rm -rf $(DEMO_DIR)
 	COPIER_SETTINGS_PATH=$(CURDIR)/.ci/copier-settings.yml $(BIN)/copier copy --trust --defaults --vcs-ref HEAD --quiet . $(DEMO_DIR)
 	@echo "==> 2/4 Running the rendered project's own tests (pytest)"
-	cd $(DEMO_DIR) && ../$(BIN)/python -m pytest -q -p no:cacheprovider
+	cd $(DEMO_DIR) && $(TOOLS)/python -m pytest -q -p no:cacheprovider
 	@echo "==> 3/4 Migrating the database (alembic upgrade head) and naming the first admin in $(DEMO_DIR)/.env"
-	@if [ -f $(DEMO_DIR)/alembic.ini ]; then cd $(DEMO_DIR) && ../$(BIN)/python -m alembic upgrade head; fi
+	@if [ -f $(DEMO_DIR)/alembic.ini ]; then cd $(DEMO_DIR) && $(TOOLS)/python -m alembic upgrade head; fi
 	@if grep -q '^auth: password' $(DEMO_DIR)/.copier-answers.yml; then \
 		printf 'FIRST_ADMIN_EMAIL=$(DEMO_ADMIN_EMAIL)\nFIRST_ADMIN_PASSWORD=$(DEMO_ADMIN_PASSWORD)\n' >> $(DEMO_DIR)/.env; fi
-	@echo "==> 4/4 Serving $(DEMO_DIR) on http://127.0.0.1:8000 (Ctrl-C stops)"
-	@echo "    Swagger UI:  http://127.0.0.1:8000/docs    ReDoc: http://127.0.0.1:8000/redoc"
-	@echo "    Readiness:   http://127.0.0.1:8000/health/ready"
+	@echo "==> 4/4 Serving $(DEMO_DIR) on http://127.0.0.1:$(PORT) (Ctrl-C stops)"
+	@echo "    Swagger UI:  http://127.0.0.1:$(PORT)/docs    ReDoc: http://127.0.0.1:$(PORT)/redoc"
+	@echo "    Readiness:   http://127.0.0.1:$(PORT)/health/ready"
 	@if grep -q '^auth: password' $(DEMO_DIR)/.copier-answers.yml; then \
 		echo "    Log in with Authorize in Swagger UI: $(DEMO_ADMIN_EMAIL) / $(DEMO_ADMIN_PASSWORD)"; fi
-	cd $(DEMO_DIR) && PYTHONPATH=src ../$(BIN)/python -m uvicorn $$(sed -n 's/^package_name: //p' .copier-answers.yml).main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log --no-proxy-headers
+	cd $(DEMO_DIR) && PYTHONPATH=src $(TOOLS)/python -m uvicorn $$(sed -n 's/^package_name: //p' .copier-answers.yml).main:create_app --factory --host 127.0.0.1 --port $(PORT) --no-access-log --no-proxy-headers
 
 clean: ## remove the virtualenv, the demo and caches
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -92,6 +92,15 @@ RESERVED_PACKAGE_NAMES = frozenset(
     }
 )
 
+# The oldest Python a rendered project runs on: its requires-python, ruff's target (read from
+# requires-python) and mypy's python_version. `python_version` is the image's and CI's Python.
+MIN_PYTHON = "3.11"
+
+# Where the rendered tests find their services by default (TEST_DATABASE_URL, TEST_REDIS_URL):
+# the local servers, and a Redis database of their own (the service's REDIS_URL is db 0).
+TEST_POSTGRESQL_SERVER = "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432"
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -232,7 +241,11 @@ class Facts:
     has_kubernetes: bool
     has_ci: bool
     has_email: bool  # account e-mails over SMTP (verification, password reset): auth=password
+    min_python: str  # requires-python, ruff's and mypy's target (MIN_PYTHON)
     needs_redis: bool
+    tests_need_redis: bool  # the rendered tests talk to Redis (TEST_REDIS_URL); Celery's do not
+    test_postgresql_server: str  # TEST_DATABASE_URL's default, without the database name
+    test_redis_url: str  # TEST_REDIS_URL's default
     needs_rabbitmq: bool
     services: tuple[str, ...]  # external services the running project needs
     needs_services: bool
@@ -240,7 +253,7 @@ class Facts:
     dev_dependencies: tuple[str, ...]
     # Deployment: (variable, value) pairs of the settings that point the app at its services
     compose_environment: tuple[tuple[str, str], ...]  # service names of compose.yaml as hosts
-    ci_environment: tuple[tuple[str, str], ...]  # CI service containers on 127.0.0.1
+    ci_environment: tuple[tuple[str, str], ...]  # CI's service containers, as the tests read them
     compose_services: tuple[str, ...]  # every service of compose.yaml, in order
     compose_backing: tuple[str, ...]  # the backing services among them (postgres, redis, ...)
     images: dict[str, str]  # image of each backing service (compose and CI use the same)
@@ -310,7 +323,11 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_kubernetes=has_docker and bool(answers["kubernetes"]),
         has_ci=answers["ci"] != "none",
         has_email=has_email,
+        min_python=MIN_PYTHON,
         needs_redis=needs_redis,
+        tests_need_redis="redis" in (answers["cache"], answers["rate_limit"], answers["websockets"]),
+        test_postgresql_server=TEST_POSTGRESQL_SERVER,
+        test_redis_url=TEST_REDIS_URL,
         needs_rabbitmq=needs_rabbitmq,
         services=services,
         needs_services=bool(services),
@@ -320,7 +337,10 @@ def derive(answers: dict[str, Any]) -> Facts:
             service_environment(partial, services, COMPOSE_HOSTS, SQLITE_URL)
             + (MAIL_CATCHER_ENVIRONMENT if has_email else ())
         ),
-        ci_environment=service_environment(partial, services, LOCAL_HOSTS),
+        ci_environment=tuple(
+            (TEST_VARIABLES.get(name, name), value)
+            for name, value in service_environment(partial, services, LOCAL_HOSTS)
+        ),
         compose_services=compose_services(partial, services),
         compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
         images={service: SERVICE_IMAGES[service] for service in services},
@@ -349,6 +369,9 @@ SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted
 # its web UI shows them on http://127.0.0.1:8025. Pinned to a release, like the other images.
 MAIL_CATCHER_IMAGE = "axllent/mailpit:v1.33.1"
 MAIL_CATCHER_ENVIRONMENT = (("SMTP_HOST", "mailpit"), ("SMTP_PORT", "1025"))
+# The rendered tests take their services from these (tests/services.py), not from the service's
+# own variables.
+TEST_VARIABLES = {"DATABASE_URL": "TEST_DATABASE_URL", "REDIS_URL": "TEST_REDIS_URL"}
 
 
 def service_environment(
@@ -505,6 +528,9 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("celery-types>=0.23", lambda a: a["worker"] == "celery"),
     # A real WebSocket client for tests across server processes (uvicorn[standard] ships it too).
     ("websockets>=15.0", lambda a: a["websockets"] != "none"),
+    # Starlette's TestClient (the in-process WebSocket tests) speaks httpx2; with httpx it warns
+    # StarletteDeprecationWarning, an error under the tests' filterwarnings.
+    ("httpx2>=2.16", lambda a: a["websockets"] != "none"),
     # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
     ("aiosqlite>=0.21", _postgresql),
     ("asyncpg>=0.30", _sqlite),
@@ -550,11 +576,51 @@ def requirement_name(requirement: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Jinja glue
 # --------------------------------------------------------------------------------------------
+def refusals_as_user_errors() -> None:
+    """Make copier refuse an answer given with ``--data``/``--data-file`` in one line.
+
+    copier 9 raises a bare ``ValueError`` when such an answer fails its validator or picks a
+    disabled choice, and its command line prints that as a traceback. Re-raised as copier's own
+    ``UserMessageError`` (also a ``ValueError``, so the interactive prompt, which shows the
+    message under the question and asks again, is unchanged), the command line prints the
+    message alone and exits 1. Applied once per process; without copier's internals (another
+    copier version) the refusal still happens, with copier's traceback
+    (tests/test_validators.py fails then).
+    """
+    try:
+        from copier._user_data import Question
+        from copier.errors import UserMessageError
+    except ImportError:  # pragma: no cover - another copier layout
+        return
+    if getattr(Question, "_refusals_as_user_errors", False):
+        return
+
+    class AnswerRefused(UserMessageError, ValueError):
+        """A refused answer: copier's command line prints the message alone."""
+
+    def refusing(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except AnswerRefused:
+                raise
+            except ValueError as error:
+                raise AnswerRefused(str(error)) from None
+
+        return wrapper
+
+    Question.parse_answer = refusing(Question.parse_answer)  # type: ignore[method-assign]
+    Question.validate_answer = refusing(Question.validate_answer)  # type: ignore[method-assign]
+    Question._refusals_as_user_errors = True  # type: ignore[attr-defined]
+
+
 class FactsExtension(Extension):
     """Filters for question defaults and globals for validators."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        refusals_as_user_errors()
         environment.filters["kebab"] = kebab
         environment.filters["snake"] = snake
         environment.filters["python"] = python_literal

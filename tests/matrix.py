@@ -53,8 +53,14 @@ def _truthy(text: str) -> bool:
 
 
 def domain(key: str) -> list[Any]:
+    """The values of a question (choices given as a mapping are labelled by their values)."""
     spec = QUESTIONS[key]
-    return list(spec["choices"]) if "choices" in spec else [True, False]
+    if "choices" not in spec:
+        return [True, False]
+    choices = spec["choices"]
+    if isinstance(choices, dict):
+        return [v["value"] if isinstance(v, dict) else v for v in choices.values()]
+    return list(choices)
 
 
 def default(key: str, context: dict[str, Any]) -> Any:
@@ -72,6 +78,13 @@ def asked(key: str, context: dict[str, Any]) -> bool:
 
 
 def error(key: str, context: dict[str, Any]) -> str:
+    """The refusal of `context[key]`: its choice's own validator (which disables it in the
+    interactive prompt), else the question's validator."""
+    choices = QUESTIONS[key].get("choices")
+    if isinstance(choices, dict):
+        spec = choices.get(context[key])
+        if isinstance(spec, dict) and (refused := _render(spec.get("validator", ""), context)):
+            return refused
     validator = QUESTIONS[key].get("validator")
     return _render(validator, context) if validator else ""
 

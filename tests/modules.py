@@ -86,6 +86,7 @@ MODULE_PATHS: dict[str, list[str]] = {
         "tests/test_database.py",
         "tests/test_items.py",
     ],
+    "is_postgresql": ["src/{pkg}/db/create.py"],
     "has_docker": ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "compose.yaml"],
     "has_kubernetes": ["deploy/kubernetes/base/kustomization.yaml", "deploy/kubernetes/overlays"],
     "has_ci": [".github/workflows/ci.yml"],

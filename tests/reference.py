@@ -31,6 +31,23 @@ Environment variables and routes of the rendered projects, in the terms of CONTR
 """
 
 FOOTER = """
+`database=none` is a disabled choice after `auth=password` in the interactive prompt (its
+reason shown); given with `--data`, the combination is refused in one line.
+
+## Authentication of the HTTP surface
+
+In the contract's terms (CONTRACT.md, "HTTP surface"), with `auth` other than `none`:
+
+- `/api/v1/items` and `/api/v1/jobs` (`worker=celery`): every route needs a valid bearer
+  token: 401 with `WWW-Authenticate: Bearer` otherwise. With `rbac`, `DELETE /api/v1/items/{{id}}`
+  needs the role `admin`, and `POST /api/v1/jobs` and `GET /api/v1/jobs/{{id}}` need `user` or
+  `admin` (403 otherwise). Anonymous jobs exist only with `auth=none`.
+- `WS /ws/{{room}}` (`websockets` other than `none`): `?token=<access token>` is checked before
+  the handshake is accepted. A missing, malformed, expired or forged token is refused with the
+  contract's first option: the handshake is denied with HTTP 403 (the app closes the socket with
+  1008 before accepting it, which the server answers with 403; an in-process test client such as
+  Starlette's reports that 1008). No message is ever received or sent.
+
 ## Not built yet
 
 A choice listed here is refused by its validator with "not supported yet" rather than rendered

@@ -63,15 +63,16 @@ def redis_prefix() -> Iterator[str]:
 @contextlib.contextmanager
 def service_env(answers: dict[str, Any]) -> Iterator[dict[str, str]]:
     """Environment variables that point a rendered project's tests at the real services its
-    answers need."""
+    answers need: the documented TEST_DATABASE_URL and TEST_REDIS_URL (tests/services.py of the
+    project), never the service's own DATABASE_URL and REDIS_URL."""
     from tests.facts import facts
 
     derived = facts.derive(answers)
     env: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         if derived.is_postgresql:
-            env["DATABASE_URL"] = stack.enter_context(postgres_database())
-        if derived.needs_redis:
+            env["TEST_DATABASE_URL"] = stack.enter_context(postgres_database())
+        if derived.tests_need_redis:
             # Rendered tests write under a random key prefix of their own and delete it after.
-            env["REDIS_URL"] = "redis://127.0.0.1:6379/7"
+            env["TEST_REDIS_URL"] = "redis://127.0.0.1:6379/7"
         yield env

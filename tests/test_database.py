@@ -60,7 +60,7 @@ def test_rendered_tests_pass_on_postgresql(project: Project, database_url: str) 
     out = run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
         project.path,
-        clean_env(DATABASE_URL=database_url, PYTHONDONTWRITEBYTECODE="1"),
+        clean_env(TEST_DATABASE_URL=database_url, PYTHONDONTWRITEBYTECODE="1"),
     )
     assert " passed" in out
     # The rendered fixtures dropped the databases they created next to ours.

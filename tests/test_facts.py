@@ -125,6 +125,18 @@ def test_cache_and_rate_limit_dependencies(overrides: dict[str, Any], expected: 
     assert ("cashews" in names) == (overrides.get("cache") == "memory")
 
 
+def test_what_the_tests_need() -> None:
+    """The rendered tests need Redis for the Redis cache, limiter and rooms, not for Celery's
+    broker (they run Celery in memory); their default services are the local ones."""
+    assert not derive().tests_need_redis
+    assert not derive(worker="celery", broker="redis").tests_need_redis
+    assert derive(worker="celery", broker="redis").needs_redis
+    for key in ("cache", "rate_limit", "websockets"):
+        assert derive(**{key: "redis"}).tests_need_redis, key
+    assert derive().test_redis_url == "redis://127.0.0.1:6379/15"
+    assert derive().min_python == "3.11"
+
+
 def test_redis_backend_facts() -> None:
     derived = derive(cache="redis", rate_limit="memory")
     assert derived.has_cache and derived.has_redis_cache
@@ -146,8 +158,12 @@ def test_redis_backend_facts() -> None:
         ({"worker": "celery", "broker": "rabbitmq"}, {"celery>=5.5"}, {"celery-types>=0.23"}),
         # broker hidden by `when`: no Celery at all
         ({"worker": "none", "broker": "redis"}, set(), set()),
-        ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0"}),
-        ({"websockets": "redis"}, {"anyio>=4.6", "redis[hiredis]>=6.4"}, {"websockets>=15.0"}),
+        ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0", "httpx2>=2.16"}),
+        (
+            {"websockets": "redis"},
+            {"anyio>=4.6", "redis[hiredis]>=6.4"},
+            {"websockets>=15.0", "httpx2>=2.16"},
+        ),
     ],
 )
 def test_worker_and_websockets_dependencies(
@@ -289,6 +305,9 @@ def test_compose_services(overrides: dict[str, Any], compose: tuple[str, ...]) -
     assert set(derived.images) == set(derived.services)
 
 
+TEST_NAMES = {"DATABASE_URL": "TEST_DATABASE_URL", "REDIS_URL": "TEST_REDIS_URL"}
+
+
 def test_service_environment_of_every_service() -> None:
     derived = derive(database="postgresql", cache="redis", worker="celery", broker="rabbitmq")
     compose = dict(derived.compose_environment)
@@ -299,8 +318,10 @@ def test_service_environment_of_every_service() -> None:
         "CELERY_RESULT_BACKEND": "rpc://",
     }
     ci = dict(derived.ci_environment)
-    assert set(ci) == set(compose)
-    assert ci["DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/app"
+    # The tests read their services from TEST_DATABASE_URL and TEST_REDIS_URL.
+    assert set(ci) == {TEST_NAMES.get(name, name) for name in compose}
+    assert ci["TEST_DATABASE_URL"] == "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/app"
+    assert ci["TEST_REDIS_URL"] == "redis://127.0.0.1:6379/0"
     assert ci["CELERY_BROKER_URL"] == "amqp://guest:guest@127.0.0.1:5672//"
 
 

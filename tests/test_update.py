@@ -163,8 +163,10 @@ def render_at(releases: Releases, ref: str, dest: Path, data: dict[str, Any]) ->
     return dest
 
 
-def update(project: Path, ref: str = NEW, data: dict[str, Any] | None = None) -> None:
-    copier(project, "update", "--trust", "--defaults", "--vcs-ref", ref, *_args(data or {}))
+def update(
+    project: Path, ref: str = NEW, data: dict[str, Any] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return copier(project, "update", "--trust", "--defaults", "--vcs-ref", ref, *_args(data or {}))
 
 
 def old_answers() -> dict[str, Any]:
@@ -244,10 +246,23 @@ def test_conflict_leaves_markers_and_the_hook_refuses_them(
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "our wording")
 
-    update(project)  # exits 0 even though it conflicts
+    result = update(project)  # exits 0 even though it conflicts
 
     text = health.read_text()
     assert "<<<<<<<" in text and ">>>>>>>" in text
+    # copier says nothing about conflicts: the template's message after the update does.
+    said = result.stdout + result.stderr
+    for step in ("git status", "git diff --check", "'^(<<<<<<<|>>>>>>>) '", "*.rej", "make check"):
+        assert step in said, said
+    # ... and the commands it gives find this conflict.
+    listed = subprocess.run(
+        ["bash", "-c", "grep -rlE '^(<<<<<<<|>>>>>>>) ' --exclude-dir=.git ."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert "./src/update_me/health.py" in listed.split(), listed
     run([str(BIN / "pre-commit"), "install"], project, clean_env())
     git(project, "add", "-A")
     result = subprocess.run(

@@ -94,6 +94,11 @@ def test_bad_answer_is_refused_before_anything_is_written(
     result = copier_copy(dest, data)
     assert result.returncode != 0, result.stdout
     assert message in result.stderr + result.stdout
+    # One line that says what to change, never a traceback (copier's own warnings aside).
+    assert "Traceback" not in result.stderr, result.stderr
+    refusal = [line for line in result.stderr.splitlines() if message in line]
+    assert len(refusal) == 1, result.stderr
+    assert refusal[0].startswith(("Validation error for question", "Invalid choice for")), refusal
     assert not dest.exists() or not any(dest.iterdir())
 
 
