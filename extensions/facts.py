@@ -10,6 +10,7 @@ in ``tests/test_facts.py``; two small Jinja extensions at the bottom expose them
 from __future__ import annotations
 
 import functools
+import json
 import keyword
 import re
 import sys
@@ -473,6 +474,8 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # The rendered tests run on SQLite and on PostgreSQL whichever the project chose.
     ("aiosqlite>=0.21", _postgresql),
     ("asyncpg>=0.30", _sqlite),
+    # Property-based tests of the list cursors (walks under concurrent inserts and deletes).
+    ("hypothesis>=6.140", _database),
 )
 
 
@@ -483,7 +486,10 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
 # stays linear for every answer set. A module that changes the schema adds its row at the end
 # and writes `down_revision = {{ down_revisions["<id>"] | python }}` in its revision file.
 # --------------------------------------------------------------------------------------------
-MIGRATIONS: tuple[tuple[str, Any], ...] = (("0001", _database),)
+MIGRATIONS: tuple[tuple[str, Any], ...] = (
+    ("0001", _database),
+    ("0002", _database),  # list indexes: items (owner_id, id), the trigram name search
+)
 
 
 def down_revisions(answers: dict[str, Any]) -> dict[str, str | None]:
@@ -503,6 +509,11 @@ def requirement_name(requirement: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Jinja glue
 # --------------------------------------------------------------------------------------------
+def python_literal(value: Any) -> str:
+    """A Python literal as ruff formats it: None, "text", 3."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
 class FactsExtension(Extension):
     """Filters for question defaults and globals for validators."""
 
@@ -510,7 +521,7 @@ class FactsExtension(Extension):
         super().__init__(environment)
         environment.filters["kebab"] = kebab
         environment.filters["snake"] = snake
-        environment.filters["python"] = repr  # a Python literal: None, 'text', 3
+        environment.filters["python"] = python_literal
         environment.globals.update(
             text_error=text_error,
             slug_error=slug_error,
