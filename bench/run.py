@@ -16,6 +16,7 @@ Only 127.0.0.1 is ever a target. Nothing is asserted in the test suite from thes
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -44,7 +45,9 @@ ROW_LIVE = "GET /health/live"
 ROW_READ = "authenticated item read (PostgreSQL)"
 ROW_CACHED = "the same read, cached (Redis)"
 ROW_LIMITED = "rate-limited route (Redis)"
-ROWS = {"live": ROW_LIVE, "read": ROW_READ, "cached": ROW_CACHED, "limited": ROW_LIMITED}
+ROW_LISTS = "lists"
+ROWS = {"live": ROW_LIVE, "read": ROW_READ, "cached": ROW_CACHED, "limited": ROW_LIMITED,
+        "lists": ROW_LISTS}  # fmt: skip
 
 
 @dataclass
@@ -176,12 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="measured runs per side and row")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured seconds before each")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--items", type=int, default=200_000, help="rows for uncached reads")
+    parser.add_argument("--items", type=int, default=1_000_000,
+                        help="rows seeded (`<package> seed`): uncached reads and the list rows")  # fmt: skip
+    parser.add_argument("--plans", type=Path,
+                        help="write EXPLAIN (ANALYZE, BUFFERS) of the list rows' queries here")  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="print every run")
     parser.add_argument(
         "--rows",
         type=lambda value: [ROWS[name] for name in value.split(",")],
-        help="only these rows, comma-separated: live, read, cached, limited (all by default)",
+        help="only these rows, comma-separated: live, read, cached, limited, lists (all by default)",
     )
     parser.add_argument(
         "--project",
@@ -272,11 +278,11 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
             token = login.json()["access_token"]
             auth = {"Authorization": f"Bearer {token}"}
             owner = client.get("/api/v1/users/me", headers=auth).json()["id"]
-            rows_sql = (
-                "INSERT INTO items (name, description, owner_id) SELECT 'item ' || n, "
-                f"'bench item', {owner} FROM generate_series(1, {args.items}) AS n"
-            )
-            subprocess.run([*PSQL, "-d", db_name, "-c", rows_sql], check=True)
+            seeded = subprocess.run(
+                [PYTHON, "-m", package, "seed", "--items", str(args.items), "--owner", ADMIN_EMAIL],
+                cwd=project, env=env, check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            print(f"seed: {seeded.stdout.strip()} (owner {owner})")
             # The table as a long-lived one is (hint bits set, statistics gathered), now rather
             # than by an autovacuum during the first rounds where it is on (it is off here).
             subprocess.run([*PSQL, "-d", db_name, "-c", "VACUUM (ANALYZE) items"], check=True)
@@ -289,6 +295,7 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
             (ROW_CACHED, "/api/v1/items/%d", "/items/%d", auth, (1, CACHED_IDS)),
             (ROW_LIMITED, "/api/v1/info", "/limited", {}, (1, 0)),
         ]
+        lists = not args.rows or ROW_LISTS in args.rows
         rows = [row for row in rows if not args.rows or row[0] in args.rows]
         next_id = CACHED_IDS + 1  # uncached reads never repeat an id, so every one misses
         runs: dict[str, tuple[list[Result], list[Result]]] = {row[0]: ([], []) for row in rows}
@@ -329,7 +336,12 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
                     print(f"  round {round_} {name} {label}: "
                           f"{result.rps:.0f} rps, p99 {result.p99_us / 1000:.1f} ms, "
                           f"{result.cpu_us:.0f} µs CPU per request")  # fmt: skip
-    return report(runs, render_times, args)
+        list_results = (
+            measure_lists(args, project_url, auth, work / "project.log", db_name, project_pid)
+            if lists
+            else None
+        )
+    return max(report(runs, render_times, args) if runs else 0, report_lists(list_results))
 
 
 @contextlib.contextmanager
@@ -356,6 +368,191 @@ def warm_caches(client: httpx.Client, bare_client: httpx.Client, auth: dict[str,
         for app, headers in ((client, auth), (bare_client, {})):
             app.get(f"/api/v1/items/{item_id}" if app is client else f"/items/{item_id}",
                     headers=headers).raise_for_status()  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists at scale (issue 27): every row at one client, as server time (the access log's
+# duration_ms) and as a ratio to the single-item read of the same round; then the list's
+# throughput at 10 clients.
+# ---------------------------------------------------------------------------------------------
+LIST_READ = "single-item read (uncached)"
+LIST_FIRST = "list page 1"
+LIST_MIDDLE = "list page at 50 % depth (cursor)"
+LIST_LAST = "list last page (cursor)"
+LIST_SEARCH = "name search (few matches)"
+LIST_COMMON = "name search (a common word)"
+LIST_TOTAL = "list page 1 with total (default)"
+LIST_OFFSET = "list page at 50 % depth (offset)"
+LIST_CLIENTS = 10
+LIST_TARGETS = {
+    LIST_MIDDLE: "≤ 1.5 × page 1, ≤ 10 ms",
+    LIST_LAST: "≤ 1.5 × page 1, ≤ 10 ms",
+    LIST_FIRST: "≤ 10 ms",
+    LIST_SEARCH: "≤ 25 ms",
+}
+PAGE = "/api/v1/items?limit=100&include_total=false"
+
+
+@dataclass
+class ListRun:
+    server_ms: float  # median duration_ms of the access log lines of the run
+    latency_ms: float  # wrk's p50 at one connection
+    requests: int
+    non_2xx: int
+
+
+def access_durations(log: Path, start: int) -> list[float]:
+    """duration_ms of the access log lines written after byte `start` of the project's log."""
+    durations = []
+    with log.open("rb") as output:
+        output.seek(start)
+        for line in output:
+            if b'"duration_ms"' in line:
+                with contextlib.suppress(ValueError, KeyError):
+                    durations.append(float(json.loads(line)["duration_ms"]))
+    return durations
+
+
+def list_paths(client: httpx.Client, auth: dict[str, str]) -> dict[str, tuple[str, int, int]]:
+    """Each row's wrk path (and its ids): cursors at 50 % depth and before the last page, as a
+    client that walked there would hold them."""
+
+    def get(**params: object) -> dict[str, object]:
+        response = client.get("/api/v1/items", params=params, headers=auth, timeout=120)
+        response.raise_for_status()
+        result: dict[str, object] = response.json()
+        return result
+
+    total = int(get(limit=1)["total"])  # type: ignore[call-overload]
+    middle = get(limit=1, offset=total // 2, include_total="false")
+    last = get(limit=1, offset=max(total - 101, 0), include_total="false")
+    name = str(middle["items"][0]["name"])  # type: ignore[index]
+    few = name.lower()[:-2].replace(" ", "+")  # the same name, any last two digits
+    common = name.split()[1]  # the noun: about one item in fifty
+    first_id = total // 2
+    return {
+        LIST_READ: ("/api/v1/items/%d", first_id, 0),
+        LIST_FIRST: (PAGE, 1, 1),
+        LIST_MIDDLE: (f"{PAGE}&cursor={middle['next_cursor']}", 1, 1),
+        LIST_LAST: (f"{PAGE}&cursor={last['next_cursor']}", 1, 1),
+        LIST_SEARCH: (f"{PAGE}&name={few}", 1, 1),
+        LIST_COMMON: (f"{PAGE}&name={common}", 1, 1),
+        LIST_TOTAL: ("/api/v1/items?limit=100", 1, 1),
+        LIST_OFFSET: (f"/api/v1/items?limit=100&include_total=false&offset={total // 2}", 1, 1),
+    }
+
+
+def measure_lists(args: argparse.Namespace, url: str, auth: dict[str, str], log: Path,
+                  db_name: str, pid: int) -> dict[str, object]:  # fmt: skip
+    with httpx.Client(base_url=url) as client:
+        paths = list_paths(client, auth)
+    if args.plans:
+        write_plans(args.plans, db_name, paths)
+    runs: dict[str, list[ListRun]] = {name: [] for name in paths}
+    next_id = 0
+    for round_ in range(args.rounds + 1):
+        for name, (path, first, count) in paths.items():
+            if name == LIST_READ:
+                first = next_id or first
+            start = log.stat().st_size
+            result = wrk(url, path, args.warmup if round_ == 0 else args.seconds, 1, auth, first,
+                         count, pid)  # fmt: skip
+            if name == LIST_READ:
+                next_id = result.last_id + 1
+            durations = access_durations(log, start)
+            run = ListRun(median_of(durations) if durations else float("nan"),
+                          result.p50_us / 1000, result.requests,
+                          result.non_2xx + result.socket_errors)  # fmt: skip
+            if round_:
+                runs[name].append(run)
+            if args.verbose:
+                print(f"  round {round_} {name}: server {run.server_ms:.2f} ms, "
+                      f"p50 {run.latency_ms:.2f} ms, {run.requests} requests")  # fmt: skip
+    clients = [wrk(url, PAGE, args.seconds, LIST_CLIENTS, auth, 1, 1, pid)
+               for _ in range(max(args.rounds // 3, 1))]  # fmt: skip
+    return {"runs": runs, "clients": median(clients)}
+
+
+def write_plans(path: Path, db_name: str, paths: dict[str, tuple[str, int, int]]) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements the list rows make (as the service builds
+    them: one row more than the page, the cursor as `id > last`)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    def after(row: str) -> int:
+        cursor = parse_qs(urlsplit(paths[row][0]).query)["cursor"][0]
+        body = cursor.split(".")[0]
+        return int(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))[0])
+
+    def term(row: str) -> str:
+        return parse_qs(urlsplit(paths[row][0]).query)["name"][0].replace("'", "''")
+
+    columns = "items.id, items.name, items.description, items.owner_id, items.created_at, items.updated_at"
+    statements = {
+        LIST_FIRST: f"SELECT {columns} FROM items WHERE true ORDER BY items.id LIMIT 101",
+        LIST_MIDDLE: f"SELECT {columns} FROM items WHERE items.id > {after(LIST_MIDDLE)} "
+                     "ORDER BY items.id LIMIT 101",
+        LIST_LAST: f"SELECT {columns} FROM items WHERE items.id > {after(LIST_LAST)} "
+                   "ORDER BY items.id LIMIT 101",
+        LIST_SEARCH: f"SELECT {columns} FROM items WHERE items.name ILIKE '%{term(LIST_SEARCH)}%' "
+                     "ESCAPE '\\' ORDER BY items.id LIMIT 101",
+        LIST_COMMON: f"SELECT {columns} FROM items WHERE items.name ILIKE '%{term(LIST_COMMON)}%' "
+                     "ESCAPE '\\' ORDER BY items.id LIMIT 101",
+        LIST_TOTAL + " (its COUNT)": "SELECT count(*) FROM (SELECT items.id FROM items WHERE true) AS anon_1",
+        LIST_OFFSET: f"SELECT {columns} FROM items WHERE true ORDER BY items.id LIMIT 101 "
+                     f"OFFSET {int(parse_qs(urlsplit(paths[LIST_OFFSET][0]).query)['offset'][0])}",
+    }  # fmt: skip
+    sections = []
+    for name, sql in statements.items():
+        plan = subprocess.run([*PSQL, "-d", db_name, "-c", f"EXPLAIN (ANALYZE, BUFFERS) {sql}"],
+                              check=True, capture_output=True, text=True).stdout  # fmt: skip
+        sections.append(f"-- {name}\n{sql};\n{plan}")
+    path.write_text("\n".join(sections))
+    print(f"plans: {path}")
+
+
+def report_lists(results: dict[str, object] | None) -> int:
+    if results is None:
+        return 0
+    runs: dict[str, list[ListRun]] = results["runs"]  # type: ignore[assignment]
+    clients: Result = results["clients"]  # type: ignore[assignment]
+    rounds = len(runs[LIST_READ])
+    server = {name: median_of([run.server_ms for run in values]) for name, values in runs.items()}
+    latency = {name: median_of([run.latency_ms for run in values]) for name, values in runs.items()}
+    to_read = {name: median_of([run.server_ms / read.server_ms
+                                for run, read in zip(values, runs[LIST_READ], strict=True)])
+               for name, values in runs.items()}  # fmt: skip
+    to_first = {name: median_of([run.server_ms / first.server_ms
+                                 for run, first in zip(values, runs[LIST_FIRST], strict=True)])
+                for name, values in runs.items()}  # fmt: skip
+    checks = {
+        LIST_FIRST: server[LIST_FIRST] <= 10,
+        LIST_MIDDLE: to_first[LIST_MIDDLE] <= 1.5 and server[LIST_MIDDLE] <= 10,
+        LIST_LAST: to_first[LIST_LAST] <= 1.5 and server[LIST_LAST] <= 10,
+        LIST_SEARCH: server[LIST_SEARCH] <= 25,
+    }
+    print()
+    print(f"Lists at scale: one wrk connection, {rounds} rounds of every row in turn; limit=100, "
+          "include_total=false unless said; server time = the access log's duration_ms "
+          "(median), ratios are medians of each round's ratio.")  # fmt: skip
+    header = f"{'row':36} {'server ms':>9} {'p50 ms':>7} {'× read':>7} {'× page 1':>8}  target"
+    print(header)
+    print("-" * (len(header) + 26))
+    failed = False
+    for name in runs:
+        check = checks.get(name)
+        failed |= check is False
+        mark = "" if check is None else ("met" if check else "MISSED")
+        print(f"{name:36} {server[name]:9.2f} {latency[name]:7.2f} {to_read[name]:7.2f} "
+              f"{to_first[name]:8.2f}  {LIST_TARGETS.get(name, '')} {mark}")  # fmt: skip
+    met = clients.rps >= 260
+    failed |= not met
+    print(f"{'list page 1, ' + str(LIST_CLIENTS) + ' clients':36} {clients.rps:9.0f} rps, "
+          f"p50 {clients.p50_us / 1000:.1f} ms, p99 {clients.p99_us / 1000:.1f} ms  "
+          f"≥ 260 rps (10 × the issue's 26) {'met' if met else 'MISSED'}")  # fmt: skip
+    bad = sum(run.non_2xx for values in runs.values() for run in values) + clients.non_2xx
+    if bad:
+        print(f"! lists: {bad} responses were not 2xx")
+    return 1 if failed or bad else 0
 
 
 TARGETS = {

@@ -537,6 +537,8 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # A real SMTP server on 127.0.0.1 for the account e-mail tests (and `python -m aiosmtpd`
     # prints every message in development).
     ("aiosmtpd>=1.4.6", _email),
+    # Property-based tests of the list cursors (walks under concurrent inserts and deletes).
+    ("hypothesis>=6.140", _database),
 )
 
 
@@ -549,7 +551,7 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
 # --------------------------------------------------------------------------------------------
 MIGRATIONS: tuple[tuple[str, Any], ...] = (
     ("0001", _database),
-    # 0002: the database module's revision (its own branch)
+    ("0002", _database),  # list indexes: items (owner_id, id), the trigram name search
     ("0003", _email),  # account tokens, users.email_verified_at
 )
 
@@ -613,6 +615,9 @@ def refusals_as_user_errors() -> None:
     Question.parse_answer = refusing(Question.parse_answer)  # type: ignore[method-assign]
     Question.validate_answer = refusing(Question.validate_answer)  # type: ignore[method-assign]
     Question._refusals_as_user_errors = True  # type: ignore[attr-defined]
+def python_literal(value: Any) -> str:
+    """A Python literal as ruff formats it: None, "text", 3."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 class FactsExtension(Extension):

@@ -56,6 +56,36 @@ as a stub. The list shrinks as modules land.
 {unsupported}
 """
 
+# The HTTP surface that CONTRACT.md leaves to the template, fixed here (not generated).
+HTTP = """
+## List pagination (database != none)
+
+Every list route (`GET /api/v1/items`; `GET /api/v1/users` with auth = password and rbac) answers
+`{"items": [...], "total": n, "limit": l, "offset": o, "next_cursor": c}`.
+
+| parameter | default | meaning |
+|---|---|---|
+| `limit` | 50 | rows per page, 1 to 100 (else 422) |
+| `cursor` | none | the `next_cursor` of the previous page: the rows after it (keyset pagination, the default way to walk a list; each page costs the same at any depth) |
+| `offset` | 0 | rows to skip (offset pagination, kept for compatibility; its cost grows with the offset); 0 to 2^31 - 1 |
+| `include_total` | true | false skips the count: `total` is `null` |
+| `sort` (items) | `id` | `id` (oldest first) or `-id` (newest first) |
+| `name` (items) | none | case-insensitive part of the name |
+| `owner_id` (items, auth = password) | none | only this user's items |
+
+- `next_cursor` is `null` on the last page and a string on every other page, offset pages
+  included (a client may switch from offset to cursor at any page). Walking the cursors visits
+  every row once, in order, also while rows are inserted or deleted: a row inserted ahead of
+  the cursor is visited, one inserted behind it is not, a deleted row is not.
+- `cursor` and a non-zero `offset` together: 422 (`errors[0].loc == ["query", "offset"]`). With
+  a cursor, the response's `offset` is 0.
+- A cursor is opaque and signed (`CURSOR_SECRET_KEY`; with auth = password, derived from
+  `SECRET_KEY` when unset) over the list, the sort and the filters: a malformed, edited or
+  foreign cursor (another list, sort, filter or key) is a 422 in the error envelope
+  (`code: "validation_error"`, `errors[0].loc == ["query", "cursor"]`), never a 500.
+- `total` counts the rows matching the filters on every page unless `include_total=false`.
+"""
+
 
 # What a module adds to the contract (CONTRACT.md), in its terms: environment variables and HTTP
 # routes of the rendered projects that choose it. Keyed by the question that switches it on.
@@ -124,6 +154,7 @@ def generate() -> str:
         HEADER
         + "\n".join(rows)
         + "\n"
+        + HTTP
         + (EXTENSIONS_HEADER + extensions if extensions else "")
         + FOOTER.format(unsupported=unsupported)
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +98,41 @@ def test_postgresql_project_serves_items_with_uvicorn(
         ready = client.get("/health/ready").json()
         assert ready["checks"]["database"] == "ok"
     assert "Traceback" not in server.output(), server.output()
+
+
+@pytest.mark.parametrize("project", answer_set_params(["postgresql"]), indirect=True)
+def test_migration_without_the_right_to_create_pg_trgm(project: Project, database_url: str) -> None:
+    """The documented fallback: a role that may create tables but not extensions migrates with a
+    warning and no trigram index, `alembic check` stays clean, and it downgrades."""
+    name = database_url.rsplit("/", 1)[1]
+    role = f"{name}_owner"
+    asyncio.run(_admin(f'CREATE ROLE "{role}" LOGIN'))
+    try:
+        asyncio.run(_run_in(name, f'GRANT USAGE, CREATE ON SCHEMA public TO "{role}"'))
+        url = f"postgresql+asyncpg://{role}@127.0.0.1:5432/{name}"
+        env = clean_env(PYTHONPATH="src", DATABASE_URL=url)
+        upgraded = subprocess.run(
+            [str(BIN / "alembic"), "upgrade", "head"],
+            cwd=project.path, env=env, capture_output=True, text=True, check=True, timeout=300,
+        )  # fmt: skip
+        assert "pg_trgm could not be created" in upgraded.stderr, upgraded.stderr
+        run([str(BIN / "alembic"), "check"], project.path, env)  # fails on any difference
+        indexes = asyncio.run(_run_in(name, "SELECT indexname FROM pg_indexes", fetch=True))
+        assert "ix_items_name_trgm" not in indexes
+        assert "pk_items" in indexes
+        run([str(BIN / "alembic"), "downgrade", "base"], project.path, env)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'DROP ROLE "{role}"'))
+
+
+async def _run_in(database: str, statement: str, *, fetch: bool = False) -> list[str]:
+    import asyncpg
+
+    connection = await asyncpg.connect(f"postgresql://{POSTGRES}/{database}")
+    try:
+        if fetch:
+            return [row[0] for row in await connection.fetch(statement)]
+        await connection.execute(statement)
+        return []
+    finally:
+        await connection.close()

@@ -405,12 +405,13 @@ class TestAnswerMigrations:
     ("database", "runtime", "dev"),
     [
         ("none", set(), set()),
-        ("sqlite", {"sqlalchemy", "alembic", "aiosqlite"}, {"asyncpg"}),
-        ("postgresql", {"sqlalchemy", "alembic", "asyncpg"}, {"aiosqlite"}),
+        ("sqlite", {"sqlalchemy", "alembic", "aiosqlite"}, {"asyncpg", "hypothesis"}),
+        ("postgresql", {"sqlalchemy", "alembic", "asyncpg"}, {"aiosqlite", "hypothesis"}),
     ],
 )
 def test_database_dependencies(database: str, runtime: set[str], dev: set[str]) -> None:
-    """The chosen driver runs the service; the other one lets the tests run on both databases."""
+    """The chosen driver runs the service; the other one lets the tests run on both databases
+    (and Hypothesis walks the list cursors)."""
     derived = derive(database=database)
     base_runtime = {facts.requirement_name(r) for r in derive().dependencies}
     base_dev = {facts.requirement_name(r) for r in derive().dev_dependencies}
