@@ -61,7 +61,7 @@ demo: venv ## render the defaults into ./demo, test it, and serve it on 127.0.0.
 	@echo "    Readiness:   http://127.0.0.1:8000/health/ready"
 	@if grep -q '^auth: password' $(DEMO_DIR)/.copier-answers.yml; then \
 		echo "    Log in with Authorize in Swagger UI: $(DEMO_ADMIN_EMAIL) / $(DEMO_ADMIN_PASSWORD)"; fi
-	cd $(DEMO_DIR) && PYTHONPATH=src ../$(BIN)/python -m uvicorn $$(sed -n 's/^package_name: //p' .copier-answers.yml).main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log --no-proxy-headers
+	cd $(DEMO_DIR) && PYTHONPATH=src ../$(BIN)/python -m uvicorn $$(sed -n 's/^package_name: //p' .copier-answers.yml).main:create_app --factory --host 127.0.0.1 --port 8000 --no-access-log --no-server-header --no-proxy-headers
 
 clean: ## remove the virtualenv, the demo and caches
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
