@@ -10,7 +10,7 @@ DEMO_ADMIN_PASSWORD ?= demo-admin-password
 # Two xdist workers: the machine has two cores. Override with `make test JOBS=4`.
 JOBS ?= 2
 
-.PHONY: help venv system services test test-full test-fast bench demo clean
+.PHONY: help venv system services test test-full test-fast test-fuzz bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,8 +37,12 @@ services: ## start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are dow
 test: venv system services ## the whole template test suite
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full" tests
 
-test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand)
+test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand), then test-fuzz
 	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
+	$(MAKE) test-fuzz
+
+test-fuzz: venv services ## schemathesis against every preset and every tier-3 set, served on the real services
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q tests/test_schemathesis.py
 
 test-fast: venv ## unit tests of the extensions and validators only (no render matrix)
 	$(BIN)/python -m pytest -n $(JOBS) tests/test_facts.py tests/test_validators.py

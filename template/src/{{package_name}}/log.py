@@ -138,6 +138,9 @@ def configure_logging(level: Level, log_format: Literal["json", "console"]) -> N
             "loggers": {
                 # The request middleware writes the access log, with the request id.
                 "uvicorn.access": {"handlers": [], "propagate": False},
+                # uvicorn's own lines (its WebSocket lines carry `?token=`) go through the
+                # pipeline above: `uvicorn.run` gave their parent logger a handler of its own.
+                "uvicorn": {"handlers": [], "propagate": True},
                 "uvicorn.error": {"handlers": [], "propagate": True},
             },
         }
