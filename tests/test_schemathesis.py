@@ -186,7 +186,7 @@ def fuzz(answers: dict[str, Any], tmp_path: Path) -> None:
                     f"--phases={PHASES}",
                     f"--max-examples={MAX_EXAMPLES}",
                     f"--seed={SEED}",
-                    "--workers=2",
+                    "--workers=1",
                     "--request-timeout=20",
                     "--suppress-health-check=all",
                     "--no-shrink",

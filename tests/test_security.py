@@ -301,3 +301,18 @@ def test_the_overflowing_requests_of_issue_20_are_422(
         output = server.output()
     assert [answer.status_code for answer in answers] == [422] * len(answers)
     assert "Traceback" not in output, output
+
+
+def test_every_entry_point_switches_the_server_header_off(project: Project) -> None:
+    """`serve` and gunicorn are tested above on real processes; `make run` and the image's
+    command are read from their files (the image runs gunicorn, whose workers are tested)."""
+    makefile = (project.path / "Makefile").read_text()
+    run_line = next(
+        line for line in makefile.splitlines() if "uvicorn" in line and "--reload" in line
+    )
+    assert "--no-server-header" in run_line, run_line
+    dockerfile = (project.path / "Dockerfile").read_text()
+    assert 'CMD ["gunicorn", "--config", "gunicorn.conf.py"]' in dockerfile
+    assert '"server_header": False' in (project.path / "gunicorn.conf.py").read_text()
+    main = (project.path / "src" / project.package / "__main__.py").read_text()
+    assert "server_header=False" in main
