@@ -41,8 +41,8 @@ test-full: venv ## tier 1 of the answer matrix: every valid combination (about a
 	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
 	$(MAKE) test-fuzz
 
-test-fuzz: venv services ## schemathesis against every preset and every tier-3 set, served on the real services
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q tests/test_schemathesis.py
+test-fuzz: venv services ## schemathesis against the tier-3 sets (the presets run in make test), on real services
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m full -q tests/test_schemathesis.py
 
 test-fast: venv ## unit tests of the extensions and validators only (no render matrix)
 	$(BIN)/python -m pytest -n $(JOBS) tests/test_facts.py tests/test_validators.py

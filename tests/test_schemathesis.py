@@ -1,5 +1,5 @@
-"""Schemathesis against running projects: every preset (`make test`) and every tier-3 set of the
-answer matrix (`make test-fuzz`, part of `make test-full`).
+"""Schemathesis against running projects: every preset (`make test`) and every other tier-3 set
+of the answer matrix (`make test-fuzz`, part of `make test-full`).
 
 Each project is served by its own `serve` command on the real services it needs (a fresh
 PostgreSQL database, Redis under a key prefix of its own, the broker under a queue of its own),
@@ -7,7 +7,7 @@ with the first admin from FIRST_ADMIN_EMAIL/PASSWORD and a registered user (`aut
 tokens signed with the project's secret (`auth=jwt`). Schemathesis reads `/openapi.json` and
 runs every phase (the schema's examples, boundary values, random data, and stateful sequences
 that follow the links it infers, such as POST /items -> GET/PATCH/DELETE /items/{item_id}),
-once as the user (without the boundary-value phase) and once as the admin. The checks: no
+once as the user and once as the admin (`PHASES` says which phases each runs). The checks: no
 5xx, and every response conforms to the schema. The budget is `MAX_EXAMPLES` cases per
 operation and phase, one request at a time (the fault tier, not this one, is about
 concurrency).
@@ -39,14 +39,24 @@ from tests.services import TEST_REDIS_URL, postgres_database, redis_prefix
 MAX_EXAMPLES = 5
 SEED = 20261203
 CHECKS = "not_a_server_error,response_schema_conformance"
-# Every phase for the admin (or the anonymous caller without auth), who reaches every route.
-# The user skips the coverage phase (boundary values of every parameter, half of a run's time):
-# the user's value is the routes' answers to a caller without the admin role, which the other
-# phases reach.
+# The phases each caller runs. Presets (`make test`): every phase for the admin (or the
+# anonymous caller without auth), who reaches every route; the user skips the coverage phase
+# (boundary values of every parameter, half of a run's time), since the user's value is the
+# answers to a caller without the admin role, which the other phases reach. Tier-3 sets
+# (`make test-fuzz`) differ from the presets in their wiring, not in their routes (the
+# everything-on preset has every route): no coverage phase, and the user runs the examples and
+# the stateful sequences only, so that the tier fits `make test-full`'s budget.
 PHASES = {
-    "admin": "examples,coverage,fuzzing,stateful",
-    "anonymous": "examples,coverage,fuzzing,stateful",
-    "user": "examples,fuzzing,stateful",
+    "preset": {
+        "admin": "examples,coverage,fuzzing,stateful",
+        "anonymous": "examples,coverage,fuzzing,stateful",
+        "user": "examples,fuzzing,stateful",
+    },
+    "tier3": {
+        "admin": "examples,fuzzing,stateful",
+        "anonymous": "examples,fuzzing,stateful",
+        "user": "examples,stateful",
+    },
 }
 USER = {"email": "fuzz-user@example.com", "password": "a long fuzzing passphrase"}
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -175,7 +185,7 @@ def identities(derived: Any, server: Server) -> dict[str, str | None]:
     return dict(tokens)
 
 
-def fuzz(answers: dict[str, Any], tmp_path: Path) -> None:
+def fuzz(answers: dict[str, Any], tmp_path: Path, tier: str) -> None:
     full = matrix.complete(answers)
     derived = facts.derive(full)
     path = render(tmp_path / "project", matrix.data_of(full))
@@ -194,7 +204,7 @@ def fuzz(answers: dict[str, Any], tmp_path: Path) -> None:
                     "run",
                     f"{server.url}/openapi.json",
                     f"--checks={CHECKS}",
-                    f"--phases={PHASES[name]}",
+                    f"--phases={PHASES[tier][name]}",
                     f"--max-examples={MAX_EXAMPLES}",
                     f"--seed={SEED}",
                     "--workers=1",
@@ -224,9 +234,9 @@ def fuzz(answers: dict[str, Any], tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("answers", _preset_params())
 def test_schemathesis_finds_nothing_in_a_preset(answers: dict[str, Any], tmp_path: Path) -> None:
-    fuzz(answers, tmp_path)
+    fuzz(answers, tmp_path, "preset")
 
 
 @pytest.mark.parametrize("answers", _tier3_params())
 def test_schemathesis_finds_nothing_in_tier3(answers: dict[str, Any], tmp_path: Path) -> None:
-    fuzz(answers, tmp_path)
+    fuzz(answers, tmp_path, "tier3")
