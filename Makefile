@@ -14,7 +14,7 @@ PORT ?= 8000
 # The demo runs the template's tools from any directory (DEMO_DIR may be absolute).
 TOOLS := $(abspath $(BIN))
 
-.PHONY: help venv system services test test-full test-fast bench demo clean
+.PHONY: help venv system services test test-full test-fast test-fuzz bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,8 +41,12 @@ services: ## start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are dow
 test: venv system services ## the whole template test suite
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full" tests
 
-test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand)
+test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand), then test-fuzz
 	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
+	$(MAKE) test-fuzz
+
+test-fuzz: venv services ## schemathesis against the tier-3 sets (the presets run in make test), on real services
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m full -q tests/test_schemathesis.py
 
 # Nothing here renders the template or starts a process (tests/test_first_contact.py checks it):
 # about 10 s. The copier CLI's refusals (tests/test_validators.py) render, and run in make test.
@@ -67,7 +71,7 @@ demo: venv ## render the defaults into ./demo, test it, serve it on 127.0.0.1:80
 	@echo "    Readiness:   http://127.0.0.1:$(PORT)/health/ready"
 	@if grep -q '^auth: password' $(DEMO_DIR)/.copier-answers.yml; then \
 		echo "    Log in with Authorize in Swagger UI: $(DEMO_ADMIN_EMAIL) / $(DEMO_ADMIN_PASSWORD)"; fi
-	cd $(DEMO_DIR) && PYTHONPATH=src $(TOOLS)/python -m uvicorn $$(sed -n 's/^package_name: //p' .copier-answers.yml).main:create_app --factory --host 127.0.0.1 --port $(PORT) --no-access-log --no-proxy-headers
+	cd $(DEMO_DIR) && PYTHONPATH=src $(TOOLS)/python -m uvicorn $$(sed -n 's/^package_name: //p' .copier-answers.yml).main:create_app --factory --host 127.0.0.1 --port $(PORT) --no-access-log --no-server-header --no-proxy-headers
 
 clean: ## remove the virtualenv, the demo and caches
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

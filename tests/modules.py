@@ -115,4 +115,5 @@ BASE_PATHS = [
     "src/{pkg}/api/v1/__init__.py",
     "src/{pkg}/api/v2/__init__.py",
     "tests/conftest.py",
+    "tests/test_security.py",
 ]

@@ -30,6 +30,33 @@ EXTENSIONS_HEADER = """
 Environment variables and routes of the rendered projects, in the terms of CONTRACT.md.
 """
 
+# The contract (CONTRACT.md) as this template extends it: hand-written, kept here so that the
+# generated page carries it.
+CONTRACT_EXTENSION = """
+## Contract extension: hostile input
+
+What every rendered project promises beyond CONTRACT.md about bad and hostile requests; the
+rendered README's Security section and configuration table say the same for one project.
+
+| variable | when | default | meaning |
+|---|---|---|---|
+| `MAX_REQUEST_BODY_BYTES` | always | `1048576` (1 MiB) | a request body above it is refused with 413 |
+| `HSTS_MAX_AGE` | always | `0` | `Strict-Transport-Security: max-age=<n>` on every response when `ENVIRONMENT=production` and n > 0 |
+| `RATE_LIMIT_LOGIN` | auth = password, rate_limit != none | `5/minute` | login attempts per client address |
+| `RATE_LIMIT_LOGIN_ACCOUNT` | auth = password, rate_limit != none | `10/hour` | failed login attempts per account, from every address |
+
+| rule | when | behaviour |
+|---|---|---|
+| body limit | always | `Content-Length` above `MAX_REQUEST_BODY_BYTES`: 413 at once, the body unread; a body without a length (chunked) is counted as it arrives and cut with 413 at the limit. The answer is the error shape with `code: payload_too_large` |
+| security headers | always | every HTTP response: `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Content-Security-Policy: frame-ancestors 'none'`, `Referrer-Policy: no-referrer`; no `server` header from `serve`, gunicorn's workers, `make run` and the image |
+| token responses | auth = password | `POST /api/v1/auth/token` and `/auth/refresh`: `Cache-Control: no-store`, `Pragma: no-cache` |
+| bounded ids | database != none | every id in a path is 1..2147483647 (`integer` columns), `offset` 0..2147483647, `limit` 1..100, on every route (one shared type, `db/params.py`); outside them 422 `validation_error`, the bounds are in the OpenAPI schema; never a 500 |
+| owner or admin | auth != none, database != none | `PATCH` (and `DELETE` without rbac) of an item by another user is **403** `forbidden`, not 404: every authenticated caller can read every item, so a 404 would hide nothing while it would lie about the item. With rbac an admin may change any item; `DELETE` needs the admin role as before. With `auth=jwt` the owner is the token's `sub`, in the item's `owner` field |
+| login limits | auth = password, rate_limit != none | the login's own window counts by client address alone (a bearer token on the login request does not change the key); a second window counts attempts at the attempted username (lower-cased, stripped, hashed) from every address; a successful login clears it. Both refuse with 429 and `Retry-After`; an unknown account is counted like a real one |
+| log redaction | always | `token=`, `access_token=`, `refresh_token=`, `password=`, `secret=`, `api_key=` values, bearer credentials and JWT-shaped strings are `[redacted]` in every log line (uvicorn's, gunicorn workers', the app's, tracebacks); SQL errors carry no bound parameters (`hide_parameters=True`) |
+| error shapes in OpenAPI | always | every route documents `4XX` (and 500) with the error shape, which is what a 422 really looks like (not FastAPI's `HTTPValidationError`) |
+"""
+
 FOOTER = """
 `database=none` is a disabled choice after `auth=password` in the interactive prompt (its
 reason shown); given with `--data`, the combination is refused in one line.
@@ -155,6 +182,7 @@ def generate() -> str:
         + "\n".join(rows)
         + "\n"
         + HTTP
+        + CONTRACT_EXTENSION
         + (EXTENSIONS_HEADER + extensions if extensions else "")
         + FOOTER.format(unsupported=unsupported)
     )

@@ -9,11 +9,18 @@ SQLAlchemy, Celery, ...) go through the standard library and the same renderer.
 
 Loggers are not cached, so `configure_logging` applies at once everywhere and tests can capture
 events with `structlog.testing.capture_logs()`.
+
+No secret reaches a line: `redact_secrets`, the last step before rendering, blanks out tokens
+and passwords in query strings (uvicorn logs each WebSocket's path with its `?token=`),
+bearer credentials and anything shaped like a JWT, in every string value of every line, the
+service's own and the libraries' (their messages and tracebacks) alike. Tracebacks are
+rendered as plain text, without local variables, in both formats.
 """
 
 import json
 import logging
 import logging.config
+import re
 import sys
 from contextvars import ContextVar
 from typing import Any, Literal
@@ -49,6 +56,36 @@ def add_request_id(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
     return event_dict
 
 
+REDACTED = "[redacted]"
+# `token=...`, `access_token=...`, `password=...` in a query string or a form body.
+_SECRET_PARAMETER = re.compile(
+    r"(?<![A-Za-z0-9_])((?:access_|refresh_|id_)?token|password|secret|client_secret|api_key)"
+    r"=[^&\s\"']+",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+def redact(text: str) -> str:
+    """`text` with every token, password and bearer credential in it replaced by [redacted]."""
+    if "=" in text:
+        text = _SECRET_PARAMETER.sub(rf"\1={REDACTED}", text)
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "earer" in text:
+        text = _BEARER.sub(rf"\1{REDACTED}", text)
+    return text
+
+
+def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    # Most values hold none of the markers: three substring tests, no regular expression.
+    for key, value in event_dict.items():
+        if type(value) is str and ("=" in value or "eyJ" in value or "earer" in value):
+            event_dict[key] = redact(value)
+    return event_dict
+
+
 def json_line(event_dict: EventDict, **kwargs: Any) -> str:
     """One JSON line with orjson, several times faster than the standard library's encoder (a
     third of an access log line's cost). What orjson refuses (an integer beyond 64 bits) is
@@ -66,11 +103,13 @@ def configure_logging(level: Level, log_format: Literal["json", "console"]) -> N
         structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks as text (no local variables, which may hold secrets), then redacted.
+        structlog.processors.format_exc_info,
+        redact_secrets,
     ]
     renderer: Any
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer(serializer=json_line)
-        shared.append(structlog.processors.format_exc_info)
     else:
         renderer = structlog.dev.ConsoleRenderer()
 
@@ -99,6 +138,9 @@ def configure_logging(level: Level, log_format: Literal["json", "console"]) -> N
             "loggers": {
                 # The request middleware writes the access log, with the request id.
                 "uvicorn.access": {"handlers": [], "propagate": False},
+                # uvicorn's own lines (its WebSocket lines carry `?token=`) go through the
+                # pipeline above: `uvicorn.run` gave their parent logger a handler of its own.
+                "uvicorn": {"handlers": [], "propagate": True},
                 "uvicorn.error": {"handlers": [], "propagate": True},
             },
         }
