@@ -18,7 +18,9 @@ Podman keeps its images, build cache and volumes in ``CACHE/storage`` (its own s
 builds' cache mounts (uv's wheels) in ``CACHE/tmp``, and runs with the settings of
 ``CACHE/containers.conf``: runc and cgroupfs (crun refuses this
 machine's hybrid cgroups), ulimits no higher than the machine allows, host networking (a bridge
-network would change the host firewall) and no pulls. ``python -m tests.containers`` makes the
+network would change the host firewall) and no pulls. Without systemd, podman logs that it
+cannot time an image's HEALTHCHECK and goes on: the tests run the check with
+``podman healthcheck run``. ``python -m tests.containers`` makes the
 base images (the first step of `make test-docker`).
 """
 
