@@ -14,10 +14,10 @@ PORT ?= 8000
 # The demo runs the template's tools from any directory (DEMO_DIR may be absolute).
 TOOLS := $(abspath $(BIN))
 
-.PHONY: help venv system services test test-full test-fast test-fuzz bench demo clean
+.PHONY: help venv system services test test-full test-fast test-fuzz test-docker bench demo clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -38,12 +38,19 @@ system: ## install the system packages the tests need (Chromium, psql) when miss
 services: ## start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are down
 	bash .ci/services
 
-test: venv system services ## the whole template test suite
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full" tests
+test: venv system services ## the whole template test suite (but tier 1 and the container tier)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full and not docker" tests
 
-test-full: venv ## tier 1 of the answer matrix: every valid combination (about a thousand), then test-fuzz
+test-full: venv ## tier 1 of the answer matrix (about a thousand sets), then test-fuzz and the container tier
 	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
 	$(MAKE) test-fuzz
+	$(MAKE) test-docker
+
+# Rootful podman from Debian; base images made locally and cached (tests/containers.py).
+test-docker: venv system services ## the container tier: build and run the chosen images (podman, root)
+	bash .ci/podman
+	$(BIN)/python -m tests.containers
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m docker tests/test_docker.py
 
 test-fuzz: venv services ## schemathesis against the tier-3 sets (the presets run in make test), on real services
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m full -q tests/test_schemathesis.py

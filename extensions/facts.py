@@ -486,7 +486,10 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("fastapi-offline>=1.7", _always),
     ("httpx>=0.28", _auth_is("jwt")),  # fetches the identity provider's JWKS
     ("pwdlib[argon2]>=0.3", _auth_is("password")),
-    ("pyjwt[crypto]>=2.10", _has_auth),
+    # `crypto` (cryptography, 16 MB) verifies RS256 tokens of an identity provider; password
+    # mode signs and verifies HS256 with SECRET_KEY, which PyJWT does on its own.
+    ("pyjwt>=2.10", _auth_is("password")),
+    ("pyjwt[crypto]>=2.10", _auth_is("jwt")),
     ("python-multipart>=0.0.20", _auth_is("password")),  # the OAuth2 password form
     ("gunicorn>=25.1", _docker),
     ("prometheus-client>=0.23", _metrics),
@@ -495,7 +498,13 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pydantic-settings>=2.12", _always),
     ("structlog>=25.5", _always),
     ("orjson>=3.10", _always),  # the JSON log renderer: a third of each access log line's cost
-    ("uvicorn[standard]>=0.38", _always),
+    # uvicorn with its C event loop and HTTP parser, not uvicorn[standard]: the servers never use
+    # its watchfiles (--reload, a dev dependency), PyYAML (YAML log configs) or python-dotenv.
+    ("uvicorn>=0.38", _always),
+    ("uvloop>=0.21; sys_platform != 'win32'", _always),
+    ("httptools>=0.6", _always),
+    # uvicorn's WebSocket implementation (and the tests' client across server processes).
+    ("websockets>=15.0", lambda a: a["websockets"] != "none"),
     ("celery[redis]>=5.5", lambda a: a["broker"] == "redis"),
     ("celery>=5.5", lambda a: a["broker"] == "rabbitmq"),
     # Structured concurrency for each connection's send and receive tasks (Starlette's own).
@@ -526,8 +535,8 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pytest-asyncio>=1.2", _always),
     ("ruff>=0.14", _always),
     ("celery-types>=0.23", lambda a: a["worker"] == "celery"),
-    # A real WebSocket client for tests across server processes (uvicorn[standard] ships it too).
-    ("websockets>=15.0", lambda a: a["websockets"] != "none"),
+    # `make run` and `serve --reload` restart on changes with it (uvicorn polls without it).
+    ("watchfiles>=1.0", _always),
     # Starlette's TestClient (the in-process WebSocket tests) speaks httpx2; with httpx it warns
     # StarletteDeprecationWarning, an error under the tests' filterwarnings.
     ("httpx2>=2.16", lambda a: a["websockets"] != "none"),
@@ -571,7 +580,8 @@ def python_literal(value: Any) -> str:
 
 
 def requirement_name(requirement: str) -> str:
-    """``"uvicorn[standard]>=0.38"`` -> ``"uvicorn"``."""
+    """``"uvicorn[standard]>=0.38"`` -> ``"uvicorn"``; ``"uvloop>=0.21; sys_platform != 'win32'"``
+    -> ``"uvloop"``."""
     return re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0].lower()
 
 

@@ -139,7 +139,30 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     },
     # Docker with SQLite: the migration step and the data volume of compose.yaml.
     "docker-sqlite": {**MINIMAL, "database": "sqlite", "docker": True},
+    # The images that tests/test_docker.py builds and runs (`make test-docker`), on the Python
+    # versions a Debian suite ships (its base images are made from Debian: bookworm 3.11, trixie
+    # 3.13): the defaults on SQLite, everything on PostgreSQL with Celery on RabbitMQ, Celery on
+    # Redis beside SQLite, a resource server (jwt) with nothing else, and the smallest image
+    # (docker-only above).
+    "docker-defaults": {**PRESETS["defaults"], "python_version": "3.13"},
+    "docker-everything": {**PRESETS["everything"], "python_version": "3.11"},
+    "docker-celery-redis": {
+        **PRESETS["defaults"],
+        "worker": "celery",
+        "broker": "redis",
+        "python_version": "3.11",
+    },
+    "docker-jwt": {**MINIMAL, "auth": "jwt", "docker": True, "python_version": "3.13"},
 }
+
+# The answer sets whose images `make test-docker` builds and proves (tests/test_docker.py).
+DOCKER_SETS = [
+    "docker-defaults",
+    "docker-everything",
+    "docker-celery-redis",
+    "docker-jwt",
+    "docker-only",
+]
 
 
 # Sets that also get the expensive checks in tests/test_render_deep.py (every set gets the cheap

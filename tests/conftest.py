@@ -125,6 +125,22 @@ def answer_set_params(names: list[str] | None = None) -> list[Any]:
     ]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` on pytest 9.2: pytest-xdist 3.8 marks a test's group by setting
+    `item._nodeid`, which pytest 9.2 no longer reads (a node id is `item._id` now), so the tests
+    of one answer set were spread over both workers and each rendered (and the container tier
+    built) the set again. Give the id its `@group` suffix the way pytest 9.2 stores it."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid.rsplit("]", 1)[-1]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     from tests import matrix
 

@@ -68,13 +68,28 @@ class TestDocker:
         text = (project.path / "Dockerfile").read_text()
         assert f"ARG PYTHON_VERSION={project.answers['python_version']}\n" in text
         assert "FROM python:${PYTHON_VERSION}-slim AS runtime" in text
-        assert "uv sync --frozen --no-dev --no-editable\n" in text
+        # the dependencies exactly as locked, in a layer of their own; the project without them
+        assert "uv sync --frozen --no-dev --no-editable --no-install-project" in text
+        assert "uv pip install --quiet --python /app/.venv/bin/python --no-deps ." in text
         assert re.search(r"^USER 10001", text, re.MULTILINE)
         assert "curl" not in text.split("HEALTHCHECK", 1)[1]
         assert "/health/live" in text.split("HEALTHCHECK", 1)[1]
         assert 'CMD ["gunicorn", "--config", "gunicorn.conf.py"]' in text
         assert ("COPY alembic.ini" in text) == project.facts.has_database
         assert ("COPY migrations" in text) == project.facts.has_database
+
+    def test_builds_offline_on_docker_and_podman(self, project: Project) -> None:
+        """The defects an offline podman build met (docs/deployment.md, "The image")."""
+        text = (project.path / "Dockerfile").read_text()
+        # BuildKit would fetch a frontend image from a registry
+        assert not re.search(r"^# *syntax *=", text, re.MULTILINE | re.IGNORECASE)
+        targets = re.findall(r"target=([^,\s]+)", text)
+        assert targets and all(t.startswith("/") for t in targets), targets  # podman: absolute
+        # podman 4 reuses a cached RUN step whatever its bind mounts hold: COPY instead
+        assert "type=bind" not in text
+        makefile = (project.path / "Makefile").read_text()
+        assert "CONTAINER_ENGINE ?= docker\n" in makefile
+        assert "\t$(CONTAINER_ENGINE) build --tag $(IMAGE) .\n" in makefile
 
     def test_build_context_holds_what_the_dockerfile_copies(self, project: Project) -> None:
         ignored = {
@@ -399,9 +414,9 @@ class TestWorkflow:
     def test_jobs_and_service_containers_follow_the_answers(self, project: Project) -> None:
         workflow = yaml.safe_load((project.path / WORKFLOW).read_text())
         jobs = workflow["jobs"]
-        expected_jobs = {"lint", "typecheck", "test"} | (
-            {"docker"} if project.facts.has_docker else set()
-        )
+        expected_jobs = {"lint", "typecheck", "test"}
+        expected_jobs |= {"image"} if project.facts.has_docker else set()
+        expected_jobs |= {"kustomize"} if project.facts.has_kubernetes else set()
         assert set(jobs) == expected_jobs
         assert workflow["env"]["UV_PYTHON"] == project.answers["python_version"]
         test = jobs["test"]
@@ -413,3 +428,9 @@ class TestWorkflow:
         assert "uv lock --check" in steps
         assert "uv run pytest" in steps
         assert "uv run mypy" in steps
+        if project.facts.has_docker:
+            assert f"make image IMAGE={project.answers['project_slug']}:ci" in steps
+        if project.facts.has_kubernetes:
+            assert any(
+                "kubectl kustomize deploy/kubernetes/overlays/production" in s for s in steps
+            )

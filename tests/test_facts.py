@@ -102,7 +102,11 @@ def test_base_dependencies() -> None:
         "pydantic-settings",
         "structlog",
         "uvicorn",
+        "uvloop",
+        "httptools",
     }
+    # uvicorn[standard] would bring watchfiles (reload only) into every image.
+    assert "watchfiles" in {facts.requirement_name(r) for r in derive().dev_dependencies}
 
 
 @pytest.mark.parametrize(
@@ -158,11 +162,12 @@ def test_redis_backend_facts() -> None:
         ({"worker": "celery", "broker": "rabbitmq"}, {"celery>=5.5"}, {"celery-types>=0.23"}),
         # broker hidden by `when`: no Celery at all
         ({"worker": "none", "broker": "redis"}, set(), set()),
-        ({"websockets": "memory"}, {"anyio>=4.6"}, {"websockets>=15.0", "httpx2>=2.16"}),
+        # uvicorn serves WebSockets with the websockets package: a runtime dependency
+        ({"websockets": "memory"}, {"anyio>=4.6", "websockets>=15.0"}, {"httpx2>=2.16"}),
         (
             {"websockets": "redis"},
-            {"anyio>=4.6", "redis[hiredis]>=6.4"},
-            {"websockets>=15.0", "httpx2>=2.16"},
+            {"anyio>=4.6", "redis[hiredis]>=6.4", "websockets>=15.0"},
+            {"httpx2>=2.16"},
         ),
     ],
 )
