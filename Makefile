@@ -14,7 +14,7 @@ PORT ?= 8000
 # The demo runs the template's tools from any directory (DEMO_DIR may be absolute).
 TOOLS := $(abspath $(BIN))
 
-.PHONY: help venv system services test test-full test-fast test-fuzz test-docker bench demo clean
+.PHONY: help venv system services test test-full test-fast test-fuzz test-faults test-docker bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,13 +38,19 @@ system: ## install the system packages the tests need (Chromium, psql) when miss
 services: ## start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are down
 	bash .ci/services
 
-test: venv system services ## the whole template test suite (but tier 1 and the container tier)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full and not docker" tests
+test: venv system services ## the whole template test suite (but tier 1, the fault tier and the container tier)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full and not docker and not faults" tests
 
-test-full: venv ## tier 1 of the answer matrix (about a thousand sets), then test-fuzz and the container tier
+test-full: venv ## tier 1 of the answer matrix (about a thousand sets), then test-fuzz, the fault tier and the container tier
 	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
 	$(MAKE) test-fuzz
+	$(MAKE) test-faults
 	$(MAKE) test-docker
+
+# Serial: the cases measure recovery times and latencies, which other tests on the same cores
+# would distort. Private PostgreSQL and Redis servers; the machine's RabbitMQ.
+test-faults: venv system services ## the fault-injection tier: PostgreSQL restart, Redis kill, SIGKILL, SIGTERM, 50 MB body
+	$(BIN)/python -m pytest -n 0 -m faults -q tests/test_faults.py
 
 # Rootful podman from Debian; base images made locally and cached (tests/containers.py).
 test-docker: venv system services ## the container tier: build and run the chosen images (podman, root)

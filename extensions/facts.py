@@ -261,6 +261,8 @@ class Facts:
     secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
     # Alembic revisions present, each with the revision it follows (None for the first)
     down_revisions: dict[str, str | None]
+    # The checks of /health/ready, in the order the lifespan registers them
+    readiness_checks: tuple[str, ...]
 
 
 def derive(answers: dict[str, Any]) -> Facts:
@@ -347,6 +349,17 @@ def derive(answers: dict[str, Any]) -> Facts:
         mail_catcher_image=MAIL_CATCHER_IMAGE if has_email else "",
         secret_variables=secret_variables(partial, services),
         down_revisions=down_revisions(partial),
+        readiness_checks=tuple(
+            name
+            for name, registered in (
+                ("broker", has_worker),
+                ("websockets", answers["websockets"] == "redis"),
+                ("database", database != "none"),
+                ("cache", answers["cache"] != "none"),
+                ("rate_limit", answers["rate_limit"] != "none"),
+            )
+            if registered
+        ),
     )
 
 

@@ -150,3 +150,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"tier 2 (3-wise) {len(matrix.covering_array(3))}; "
         f"tier 3 (pairwise + defaults + everything-on) {len(matrix.tier3())}"
     )
+    from tests.load import FIGURES
+
+    for figure in FIGURES:  # measured by the fault tier (tests/test_faults.py)
+        terminalreporter.write_line(f"fault tier: {figure}")

@@ -112,6 +112,7 @@ BASE_PATHS = [
     "src/{pkg}/errors.py",
     "src/{pkg}/middleware.py",
     "src/{pkg}/log.py",
+    "src/{pkg}/serving.py",
     "src/{pkg}/api/v1/__init__.py",
     "src/{pkg}/api/v2/__init__.py",
     "tests/conftest.py",

@@ -50,6 +50,22 @@ def test_snake() -> None:
 
 
 @pytest.mark.parametrize(
+    ("overrides", "checks"),
+    [
+        ({}, ()),
+        ({"database": "sqlite", "cache": "memory"}, ("database", "cache")),
+        ({"websockets": "memory"}, ()),
+        (
+            {"worker": "celery", "broker": "redis", "websockets": "redis", "rate_limit": "redis"},
+            ("broker", "websockets", "rate_limit"),
+        ),
+    ],
+)
+def test_readiness_checks(overrides: dict[str, Any], checks: tuple[str, ...]) -> None:
+    assert derive(**overrides).readiness_checks == checks
+
+
+@pytest.mark.parametrize(
     ("overrides", "services"),
     [
         ({}, ()),
