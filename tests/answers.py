@@ -182,12 +182,14 @@ def answers(name: str) -> dict[str, Any]:
 
 def effective(name: str) -> dict[str, Any]:
     """The full answer set as the render context sees it: defaults filled in."""
+    return with_defaults(ANSWER_SETS[name])
+
+
+def with_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """`given`, with the default of every question it does not answer (in copier.yml's order)."""
     from tests.facts import render_default
 
     result: dict[str, Any] = {}
     for key, spec in QUESTIONS.items():
-        if key in ANSWER_SETS[name]:
-            result[key] = ANSWER_SETS[name][key]
-        else:
-            result[key] = render_default(spec["default"], result)
+        result[key] = given[key] if key in given else render_default(spec["default"], result)
     return result
