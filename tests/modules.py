@@ -49,6 +49,7 @@ MODULE_PATHS: dict[str, list[str]] = {
         "migrations/versions/0003_account_emails.py",
         "tests/smtp.py",
         "tests/test_account_mail.py",
+        "tests/test_account_mail_timing.py",
     ],
     "has_cache": ["src/{pkg}/cache.py", "tests/test_cache.py"],
     "caches_items": ["tests/test_items_cache.py"],
