@@ -327,7 +327,8 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_email=has_email,
         min_python=MIN_PYTHON,
         needs_redis=needs_redis,
-        tests_need_redis="redis" in (answers["cache"], answers["rate_limit"], answers["websockets"]),
+        tests_need_redis="redis"
+        in (answers["cache"], answers["rate_limit"], answers["websockets"]),
         test_postgresql_server=TEST_POSTGRESQL_SERVER,
         test_redis_url=TEST_REDIS_URL,
         needs_rabbitmq=needs_rabbitmq,
@@ -638,9 +639,6 @@ def refusals_as_user_errors() -> None:
     Question.parse_answer = refusing(Question.parse_answer)  # type: ignore[method-assign]
     Question.validate_answer = refusing(Question.validate_answer)  # type: ignore[method-assign]
     Question._refusals_as_user_errors = True  # type: ignore[attr-defined]
-def python_literal(value: Any) -> str:
-    """A Python literal as ruff formats it: None, "text", 3."""
-    return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
 class FactsExtension(Extension):
