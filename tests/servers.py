@@ -139,20 +139,32 @@ def serve(
 
 
 @contextlib.contextmanager
-def celery_worker(project: Project, log_dir: Path, **env: str) -> Iterator[Process]:
-    environment = clean_env(PYTHONPATH="src", ENVIRONMENT="test", **env)
+def celery_worker(
+    project: Project,
+    log_dir: Path,
+    *,
+    app: str | None = None,
+    pool: str = "solo",
+    pythonpath: str = "src",
+    **env: str,
+) -> Iterator[Process]:
+    """The documented worker command; `app` (another module's Celery app) adds test tasks,
+    `pool="prefork"` (one process) enforces hard time limits, which the solo pool cannot."""
+    environment = clean_env(PYTHONPATH=pythonpath, ENVIRONMENT="test", **env)
     cmd = [
         sys.executable,
         "-m",
         "celery",
         "--app",
-        f"{project.package}.worker:celery_app",
+        app or f"{project.package}.worker:celery_app",
         "worker",
         "--loglevel=INFO",
-        "--pool=solo",
+        f"--pool={pool}",
         "--without-gossip",
         "--without-mingle",
     ]
+    if pool == "prefork":
+        cmd.append("--concurrency=1")
     worker = _start(project.path, cmd, log_dir / "worker.log", environment)
     try:
         deadline = time.monotonic() + 30
