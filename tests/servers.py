@@ -180,6 +180,25 @@ def celery_worker(
 
 
 @contextlib.contextmanager
+def celery_beat(project: Project, log: Path, **env: str) -> Iterator[Process]:
+    """The documented beat command, `python -m <pkg> beat`, until it has started."""
+    environment = clean_env(PYTHONPATH="src", ENVIRONMENT="test", **env)
+    cmd = [sys.executable, "-m", project.package, "beat"]
+    beat = _start(project.path, cmd, log, environment)
+    try:
+        deadline = time.monotonic() + 30
+        while "Starting..." not in beat.output():
+            if beat.popen.poll() is not None:
+                raise AssertionError(f"beat exited early:\n{beat.output()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"beat did not start:\n{beat.output()}")
+            time.sleep(0.1)
+        yield beat
+    finally:
+        beat.stop()
+
+
+@contextlib.contextmanager
 def silent_websocket(port: int, path: str) -> Iterator[socket.socket]:
     """Completes a WebSocket handshake, then never reads: it answers no ping, drains nothing."""
     sock = socket.socket()

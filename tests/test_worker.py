@@ -188,7 +188,12 @@ def test_time_limits_and_retries_on_a_real_worker(
     }
     pythonpath = f"src:{tmp_path}"
     with celery_worker(
-        project, tmp_path, app="probe_tasks:celery_app", pool="prefork", pythonpath=pythonpath, **env
+        project,
+        tmp_path,
+        app="probe_tasks:celery_app",
+        pool="prefork",
+        pythonpath=pythonpath,
+        **env,
     ) as worker:
         assert ready_file.exists(), "the readiness file is created once the worker consumes"
         started = time.monotonic()
@@ -222,3 +227,61 @@ def test_time_limits_and_retries_on_a_real_worker(
         assert [f"probe: flaky attempt {n}" in output for n in range(3)] == [True] * 3
         assert elapsed < 40
     assert not ready_file.exists(), "the readiness file is removed on shutdown"
+
+
+def log_events(text: str, event: str) -> list[dict[str, Any]]:
+    """The JSON log lines (LOG_FORMAT=json) of one event."""
+    import json
+
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{") and f'"{event}"' in line:
+            record = json.loads(line)
+            if record.get("event") == event:
+                found.append(record)
+    return found
+
+
+def test_two_beats_run_each_tick_of_the_schedule_once(
+    project: Project, celery_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The periodic task runs on a real worker every second; two beats, started by mistake,
+    claim each tick on the broker: one publishes it, the other skips it."""
+    from tests.servers import celery_beat
+
+    env = {**celery_env, "CELERY_BEAT_QUEUE_DEPTH_SECONDS": "1", "LOG_FORMAT": "json"}
+    with celery_worker(project, tmp_path, **env) as worker:
+        with (
+            celery_beat(project, tmp_path / "beat-1.log", **env) as first,
+            celery_beat(project, tmp_path / "beat-2.log", **env) as second,
+        ):
+            time.sleep(6)
+        beats = [first.output(), second.output()]
+        claimed = [
+            (record["entry"], record["tick"])
+            for text in beats
+            for record in log_events(text, "beat_tick_claimed")
+        ]
+        skipped = [
+            (record["entry"], record["tick"])
+            for text in beats
+            for record in log_events(text, "beat_tick_skipped")
+        ]
+        assert len(claimed) >= 4, beats
+        assert len(claimed) == len(set(claimed)), f"a tick ran twice: {sorted(claimed)}"
+        # both beats were due every second; of the two, the first to claim a tick publishes it
+        for text in beats:
+            due = log_events(text, "beat_tick_claimed") + log_events(text, "beat_tick_skipped")
+            assert len(due) >= 4, text
+        assert len(skipped) >= 3, beats
+        assert set(skipped) <= set(claimed), "a tick was skipped that no beat published"
+        # every claimed tick was published once and run once by the worker
+        deadline = time.monotonic() + 10
+        while len(log_events(worker.output(), "queue_depth")) < len(claimed):
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.2)
+        time.sleep(1)
+        runs = log_events(worker.output(), "queue_depth")
+        assert len(runs) == len(claimed), worker.output()
+        assert {run["queue"] for run in runs} == {celery_env["CELERY_TASK_QUEUE"]}
+        assert all(run["waiting"] == 0 for run in runs)  # the worker keeps up
