@@ -284,4 +284,3 @@ def test_two_beats_run_each_tick_of_the_schedule_once(
         runs = log_events(worker.output(), "queue_depth")
         assert len(runs) == len(claimed), worker.output()
         assert {run["queue"] for run in runs} == {celery_env["CELERY_TASK_QUEUE"]}
-        assert all(run["waiting"] == 0 for run in runs)  # the worker keeps up
