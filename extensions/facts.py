@@ -434,13 +434,13 @@ def secret_variables(answers: dict[str, Any], services: tuple[str, ...]) -> tupl
 
 
 def compose_services(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
-    """``app``, then ``migrate`` with a database, ``worker`` with Celery, then the services,
-    then ``mailpit`` with e-mail (under a profile: not a service the app waits for)."""
+    """``app``, then ``migrate`` with a database, ``worker`` and ``beat`` with Celery, then the
+    services, then ``mailpit`` with e-mail (under a profile: not a service the app waits for)."""
     names = ["app"]
     if answers["database"] != "none":
         names.append("migrate")
     if answers["worker"] == "celery":
-        names.append("worker")
+        names.extend(("worker", "beat"))
     names.extend(COMPOSE_HOSTS[service] for service in services)
     if answers["email"] != "none":
         names.append("mailpit")

@@ -64,6 +64,8 @@ MODULE_PATHS: dict[str, list[str]] = {
         "src/{pkg}/worker/__init__.py",
         "src/{pkg}/worker/app.py",
         "src/{pkg}/worker/tasks.py",
+        "src/{pkg}/worker/beat.py",
+        "src/{pkg}/worker/schedule.py",
         "src/{pkg}/jobs/__init__.py",
         "src/{pkg}/jobs/queue.py",
         "src/{pkg}/jobs/routes.py",

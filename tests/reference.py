@@ -141,6 +141,22 @@ Tokens are random (256 bits), stored as SHA-256, single-use, expiring; a newer r
 the older token. Sending never blocks a request: a BackgroundTask, or the Celery worker (retries
 with backoff) when worker = celery; a failure of the relay is logged with the request id.
 """,
+    "worker": """### `worker=celery`
+
+| variable | when | meaning |
+|---|---|---|
+| CELERY_TASK_TIME_LIMIT, CELERY_TASK_SOFT_TIME_LIMIT | worker = celery | seconds (300, 270): the soft limit raises `SoftTimeLimitExceeded` in the task, the hard one kills its process and fails the job; the soft one must be the lower |
+| CELERY_TASK_MAX_RETRIES, CELERY_TASK_RETRY_BACKOFF_MAX | worker = celery | retries of a transient error (5), exponential backoff with full jitter of at most this many seconds (300) |
+| CELERY_RESULT_EXPIRES | worker = celery | seconds a job's state is kept (86400); then `GET /api/v1/jobs/{id}` is 404 |
+| CELERY_WORKER_READY_FILE | worker = celery | exists while the worker consumes (`/tmp/celery-worker-ready`): the worker's readiness probe |
+| CELERY_BEAT_QUEUE_DEPTH_SECONDS | worker = celery | interval of the periodic `report-queue-depth` task (60) |
+| CELERY_BEAT_PURGE_TOKENS_SECONDS | worker = celery, auth = password | interval of the periodic `purge-expired-refresh-tokens` task (3600) |
+
+| route or command | when | behaviour |
+|---|---|---|
+| GET /api/v1/jobs/{id} | worker = celery | a failed job: `{"id", "status": "failure", "result": null, "error"}`, `error` a `JobFailedError`'s message, a fixed sentence for a time limit or a lost worker, else the exception's type; never a traceback or an exception's own message. Other states carry no `error` key |
+| `python -m <pkg> beat` (`make beat`) | worker = celery | Celery beat with the project's schedule (`worker/schedule.py`); run one (compose `beat`, Kubernetes `<slug>-beat` with one replica and `Recreate`). A second beat does not run a tick twice: each tick is claimed on the broker first |
+""",
 }
 
 

@@ -139,20 +139,32 @@ def serve(
 
 
 @contextlib.contextmanager
-def celery_worker(project: Project, log_dir: Path, **env: str) -> Iterator[Process]:
-    environment = clean_env(PYTHONPATH="src", ENVIRONMENT="test", **env)
+def celery_worker(
+    project: Project,
+    log_dir: Path,
+    *,
+    app: str | None = None,
+    pool: str = "solo",
+    pythonpath: str = "src",
+    **env: str,
+) -> Iterator[Process]:
+    """The documented worker command; `app` (another module's Celery app) adds test tasks,
+    `pool="prefork"` (one process) enforces hard time limits, which the solo pool cannot."""
+    environment = clean_env(PYTHONPATH=pythonpath, ENVIRONMENT="test", **env)
     cmd = [
         sys.executable,
         "-m",
         "celery",
         "--app",
-        f"{project.package}.worker:celery_app",
+        app or f"{project.package}.worker:celery_app",
         "worker",
         "--loglevel=INFO",
-        "--pool=solo",
+        f"--pool={pool}",
         "--without-gossip",
         "--without-mingle",
     ]
+    if pool == "prefork":
+        cmd.append("--concurrency=1")
     worker = _start(project.path, cmd, log_dir / "worker.log", environment)
     try:
         deadline = time.monotonic() + 30
@@ -165,6 +177,25 @@ def celery_worker(project: Project, log_dir: Path, **env: str) -> Iterator[Proce
         yield worker
     finally:
         worker.stop()
+
+
+@contextlib.contextmanager
+def celery_beat(project: Project, log: Path, **env: str) -> Iterator[Process]:
+    """The documented beat command, `python -m <pkg> beat`, until it has started."""
+    environment = clean_env(PYTHONPATH="src", ENVIRONMENT="test", **env)
+    cmd = [sys.executable, "-m", project.package, "beat"]
+    beat = _start(project.path, cmd, log, environment)
+    try:
+        deadline = time.monotonic() + 30
+        while "Starting..." not in beat.output():
+            if beat.popen.poll() is not None:
+                raise AssertionError(f"beat exited early:\n{beat.output()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"beat did not start:\n{beat.output()}")
+            time.sleep(0.1)
+        yield beat
+    finally:
+        beat.stop()
 
 
 @contextlib.contextmanager

@@ -146,11 +146,13 @@ class TestCompose:
         if project.facts.has_worker:
             command = services["worker"]["command"]
             assert command[:3] == ["celery", "--app", f"{project.package}.worker:celery_app"]
+            assert services["beat"]["command"] == ["python", "-m", project.package, "beat"]
+            assert "deploy" not in services["beat"]  # one beat: never replicated
 
     def test_app_environment_points_at_the_services(self, project: Project) -> None:
         compose = yaml.safe_load((project.path / "compose.yaml").read_text())
         for name in project.facts.compose_services:
-            if name in {"app", "migrate", "worker"}:
+            if name in {"app", "migrate", "worker", "beat"}:
                 env = compose["services"][name]["environment"]
                 assert env == {
                     "ENVIRONMENT": "development",
@@ -367,7 +369,28 @@ class TestKubernetes:
             expected.add(("Job", f"{slug}-migrate"))
         if project.facts.has_worker:
             expected.add(("Deployment", f"{slug}-worker"))
+            expected.add(("Deployment", f"{slug}-beat"))
         assert kinds == expected
+
+    def test_one_beat_replaced_not_rolled(self, project: Project) -> None:
+        """A rolling update would run the old and the new beat side by side."""
+        if not project.facts.has_worker:
+            pytest.skip("no worker")
+        slug = project.answers["project_slug"]
+        docs = kustomize_build(project)
+        beat = next(d for d in docs if d["metadata"]["name"] == f"{slug}-beat")
+        assert beat["spec"]["replicas"] == 1
+        assert beat["spec"]["strategy"] == {"type": "Recreate"}
+        (container,) = beat["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == ["python", "-m", project.package, "beat"]
+        worker = next(d for d in docs if d["metadata"]["name"] == f"{slug}-worker")
+        (worker_container,) = worker["spec"]["template"]["spec"]["containers"]
+        assert worker_container["readinessProbe"]["exec"]["command"] == [
+            "test",
+            "-f",
+            "/tmp/celery-worker-ready",
+        ]
+        assert "celery@$HOSTNAME" in worker_container["livenessProbe"]["exec"]["command"][-1]
 
     def test_api_deployment_probes_and_hardening(self, project: Project) -> None:
         slug = project.answers["project_slug"]

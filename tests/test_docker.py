@@ -643,7 +643,9 @@ def compose_override(project: Project, target: Deployment, name: str) -> dict[st
             }
         if "ports" in compose_service(project, service):
             spec["ports"] = Reset([])
-        if service in {"migrate", "worker"} and "depends_on" in compose_service(project, service):
+        if service in {"migrate", "worker", "beat"} and "depends_on" in compose_service(
+            project, service
+        ):
             # they wait for compose's services only; podman 4.3 cannot start the app when what
             # it requires requires more ("generating dependency graph ... no such container")
             spec["depends_on"] = Reset({})

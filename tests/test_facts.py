@@ -308,10 +308,10 @@ class TestValidatorMessages:
         ({"database": "sqlite"}, ("app", "migrate")),
         ({"database": "postgresql"}, ("app", "migrate", "postgres")),
         ({"cache": "redis"}, ("app", "redis")),
-        ({"worker": "celery", "broker": "redis"}, ("app", "worker", "redis")),
+        ({"worker": "celery", "broker": "redis"}, ("app", "worker", "beat", "redis")),
         (
             {"database": "postgresql", "worker": "celery", "broker": "rabbitmq", "cache": "redis"},
-            ("app", "migrate", "worker", "postgres", "redis", "rabbitmq"),
+            ("app", "migrate", "worker", "beat", "postgres", "redis", "rabbitmq"),
         ),
         # A hidden broker answer adds no service.
         ({"worker": "none", "broker": "rabbitmq"}, ("app",)),
@@ -321,7 +321,7 @@ def test_compose_services(overrides: dict[str, Any], compose: tuple[str, ...]) -
     derived = derive(**overrides)
     assert derived.compose_services == compose
     assert derived.compose_backing == tuple(
-        s for s in compose if s not in {"app", "migrate", "worker"}
+        s for s in compose if s not in {"app", "migrate", "worker", "beat"}
     )
     assert set(derived.images) == set(derived.services)
 

@@ -104,3 +104,183 @@ def test_a_real_worker_finishes_a_queued_job(
             with serve(project, tmp_path, **celery_env) as other:
                 response = httpx.get(f"{other.url}/api/v1/jobs/{job_id}")
                 assert response.json() == {"id": job_id, "status": "success", "result": 6.5}
+
+
+# Test tasks on the project's own app, with the project's retry policy: a sleeper that ignores
+# its soft time limit (only the hard one can stop it) and a task that fails twice, then succeeds.
+PROBE_TASKS = """
+import time
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from {pkg}.settings import load_settings
+from {pkg}.worker import celery_app
+from {pkg}.worker.tasks import TransientError, retry_policy
+
+
+@celery_app.task(name="probe.sleeper", shared=False)
+def sleeper():
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.05)
+        except SoftTimeLimitExceeded:
+            print("probe: soft limit ignored", flush=True)
+
+
+@celery_app.task(name="probe.flaky", bind=True, shared=False, **retry_policy(load_settings()))
+def flaky(task):
+    print(f"probe: flaky attempt {{task.request.retries}}", flush=True)
+    if task.request.retries < 2:
+        raise TransientError("the dependency is not there yet")
+    return task.request.retries
+"""
+
+# Publishes through the project's JobQueue (what POST /api/v1/jobs uses) and reads the states as
+# GET /api/v1/jobs/{id} does; prints them as JSON.
+PROBE_CLIENT = """
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+
+from {pkg}.jobs import open_job_queue
+from {pkg}.settings import load_settings
+
+
+async def main():
+    async with open_job_queue(load_settings()) as queue:
+        ids = {{name: await queue.submit(name, []) for name in sys.argv[1:]}}
+        done = {{}}
+        deadline = time.monotonic() + 60
+        while len(done) < len(ids) and time.monotonic() < deadline:
+            for name, job_id in ids.items():
+                state = await queue.state(job_id)
+                if state is not None and state.status in {{"success", "failure"}}:
+                    done[name] = dataclasses.asdict(state)
+            await asyncio.sleep(0.2)
+        print(json.dumps(done))
+
+
+asyncio.run(main())
+"""
+
+
+def test_time_limits_and_retries_on_a_real_worker(
+    project: Project, celery_env: dict[str, str], tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import clean_env
+
+    (tmp_path / "probe_tasks.py").write_text(PROBE_TASKS.format(pkg=project.package))
+    (tmp_path / "probe_client.py").write_text(PROBE_CLIENT.format(pkg=project.package))
+    ready_file = tmp_path / "worker-ready"
+    env = {
+        **celery_env,
+        "CELERY_TASK_TIME_LIMIT": "3",
+        "CELERY_TASK_SOFT_TIME_LIMIT": "1",
+        "CELERY_TASK_RETRY_BACKOFF_MAX": "1",
+        "CELERY_WORKER_READY_FILE": str(ready_file),
+    }
+    pythonpath = f"src:{tmp_path}"
+    with celery_worker(
+        project,
+        tmp_path,
+        app="probe_tasks:celery_app",
+        pool="prefork",
+        pythonpath=pythonpath,
+        **env,
+    ) as worker:
+        assert ready_file.exists(), "the readiness file is created once the worker consumes"
+        started = time.monotonic()
+        client = subprocess.run(
+            [sys.executable, str(tmp_path / "probe_client.py"), "probe.sleeper", "probe.flaky"],
+            cwd=project.path,
+            env=clean_env(PYTHONPATH=pythonpath, ENVIRONMENT="test", **env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+        assert client.returncode == 0, client.stderr
+        states = json.loads(client.stdout)
+        output = worker.output()
+        # killed at the hard limit (3 s), long before its 60 s, and reported as failed
+        assert states["probe.sleeper"]["status"] == "failure", (states, output)
+        assert states["probe.sleeper"]["error"] == (
+            "The job ran past its time limit and was stopped."
+        )
+        assert "probe: soft limit ignored" in output
+        assert "Hard time limit (3s) exceeded" in output, output
+        # two transient failures, retried through the broker with backoff, then success
+        assert states["probe.flaky"] == {
+            "id": states["probe.flaky"]["id"],
+            "status": "success",
+            "result": 2,
+            "error": None,
+        }, output
+        assert [f"probe: flaky attempt {n}" in output for n in range(3)] == [True] * 3
+        assert elapsed < 40
+    assert not ready_file.exists(), "the readiness file is removed on shutdown"
+
+
+def log_events(text: str, event: str) -> list[dict[str, Any]]:
+    """The JSON log lines (LOG_FORMAT=json) of one event."""
+    import json
+
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{") and f'"{event}"' in line:
+            record = json.loads(line)
+            if record.get("event") == event:
+                found.append(record)
+    return found
+
+
+def test_two_beats_run_each_tick_of_the_schedule_once(
+    project: Project, celery_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The periodic task runs on a real worker every second; two beats, started by mistake,
+    claim each tick on the broker: one publishes it, the other skips it."""
+    from tests.servers import celery_beat
+
+    env = {**celery_env, "CELERY_BEAT_QUEUE_DEPTH_SECONDS": "1", "LOG_FORMAT": "json"}
+    with celery_worker(project, tmp_path, **env) as worker:
+        with (
+            celery_beat(project, tmp_path / "beat-1.log", **env) as first,
+            celery_beat(project, tmp_path / "beat-2.log", **env) as second,
+        ):
+            time.sleep(6)
+        beats = [first.output(), second.output()]
+        claimed = [
+            (record["entry"], record["tick"])
+            for text in beats
+            for record in log_events(text, "beat_tick_claimed")
+        ]
+        skipped = [
+            (record["entry"], record["tick"])
+            for text in beats
+            for record in log_events(text, "beat_tick_skipped")
+        ]
+        assert len(claimed) >= 4, beats
+        assert len(claimed) == len(set(claimed)), f"a tick ran twice: {sorted(claimed)}"
+        # both beats were due every second; of the two, the first to claim a tick publishes it
+        for text in beats:
+            due = log_events(text, "beat_tick_claimed") + log_events(text, "beat_tick_skipped")
+            assert len(due) >= 4, text
+        assert len(skipped) >= 3, beats
+        assert set(skipped) <= set(claimed), "a tick was skipped that no beat published"
+        # every claimed tick was published once and run once by the worker
+        deadline = time.monotonic() + 10
+        while len(log_events(worker.output(), "queue_depth")) < len(claimed):
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.2)
+        time.sleep(1)
+        runs = log_events(worker.output(), "queue_depth")
+        assert len(runs) == len(claimed), worker.output()
+        assert {run["queue"] for run in runs} == {celery_env["CELERY_TASK_QUEUE"]}
