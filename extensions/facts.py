@@ -584,6 +584,8 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("aiosmtpd>=1.4.6", _email),
     # Property-based tests of the list cursors (walks under concurrent inserts and deletes).
     ("hypothesis>=6.140", _database),
+    # The admin's model views declare WTForms fields; WTForms ships no type hints of its own.
+    ("types-wtforms>=3.2", _admin),
 )
 
 
