@@ -199,8 +199,10 @@ def combination_error(key: str, value: Any, **others: Any) -> str:
             f"email={value} sends the account e-mails of auth=password (address verification, "
             "password reset): set auth=password, or email=none."
         )
-    if key == "admin" and value and (
-        others.get("auth") != "password" or others.get("database") == "none"
+    if (
+        key == "admin"
+        and value
+        and (others.get("auth") != "password" or others.get("database") == "none")
     ):
         return (
             "admin=true logs in the users of auth=password stored in the database: set "

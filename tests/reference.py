@@ -141,6 +141,20 @@ Tokens are random (256 bits), stored as SHA-256, single-use, expiring; a newer r
 the older token. Sending never blocks a request: a BackgroundTask, or the Celery worker (retries
 with backoff) when worker = celery; a failure of the relay is logged with the request id.
 """,
+    "admin": """### `admin=true` (with `auth=password`)
+
+| variable | when | meaning |
+|---|---|---|
+| ADMIN_ENABLED | admin | `true`/`false`; unset: the back office is on except with `ENVIRONMENT=production` |
+| ADMIN_SESSION_IDLE_MINUTES | admin | minutes without a request before an admin session ends (30; 1 to 1440) |
+| ADMIN_EMAILS | admin and not rbac | JSON list of the accounts that may log in; empty: `FIRST_ADMIN_EMAIL`'s alone (with rbac: the `admin` role) |
+
+| route | when | behaviour |
+|---|---|---|
+| GET, POST /admin/login | admin | SQLAdmin's login form (e-mail, password, CSRF token): 302 to `/admin/` for an active admin, 400 for anyone else, 403 without the session's CSRF token; sets the `admin_session` cookie (signed, HttpOnly, SameSite=strict, `Path=/admin`, Secure in production) |
+| /admin/... | admin | the users and items views; without a valid session a 302 to the login page; every POST and DELETE without the CSRF token (form field `csrf_token` or header `X-CSRF-Token`) 403; 404 when the admin is off |
+| GET /admin/statics/... | admin | SQLAdmin's CSS, JavaScript and fonts from its wheel (no CDN) |
+""",
 }
 
 
