@@ -153,6 +153,7 @@ with backoff) when worker = celery; a failure of the relay is logged with the re
 |---|---|---|
 | GET, POST /admin/login | admin | SQLAdmin's login form (e-mail, password, CSRF token): 302 to `/admin/` for an active admin, 400 for anyone else, 403 without the session's CSRF token; sets the `admin_session` cookie (signed, HttpOnly, SameSite=strict, `Path=/admin`, Secure in production) |
 | /admin/... | admin | the users and items views; without a valid session a 302 to the login page; every POST and DELETE without the CSRF token (form field `csrf_token` or header `X-CSRF-Token`) 403; 404 when the admin is off |
+| POST /admin/login (rate limit) | admin and rate_limit != none | 429 with `Retry-After` past `RATE_LIMIT_LOGIN` per client address (a window of the admin's own) or `RATE_LIMIT_LOGIN_ACCOUNT` failed attempts per account (shared with `POST /api/v1/auth/token`) |
 | GET /admin/statics/... | admin | SQLAdmin's CSS, JavaScript and fonts from its wheel (no CDN) |
 """,
 }
