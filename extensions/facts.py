@@ -38,6 +38,7 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "kubernetes": (False, True),
     "ci": ("none", "github"),
     "email": ("none", "smtp"),
+    "admin": (False, True),
 }
 
 # The answers derive() reads; the facts exist once all of them are answered.
@@ -55,6 +56,7 @@ DERIVED_FROM = (
     "kubernetes",
     "ci",
     "email",
+    "admin",
 )
 
 # Import names a generated package must not shadow (besides the standard library and keywords).
@@ -64,6 +66,7 @@ RESERVED_PACKAGE_NAMES = frozenset(
         "aiosmtpd",
         "aiosmtplib",
         "aiosqlite",
+        "itsdangerous",
         "asyncpg",
         "cashews",
         "celery",
@@ -83,6 +86,7 @@ RESERVED_PACKAGE_NAMES = frozenset(
         "pytest",
         "redis",
         "ruff",
+        "sqladmin",
         "sqlalchemy",
         "starlette",
         "structlog",
@@ -195,6 +199,15 @@ def combination_error(key: str, value: Any, **others: Any) -> str:
             f"email={value} sends the account e-mails of auth=password (address verification, "
             "password reset): set auth=password, or email=none."
         )
+    if (
+        key == "admin"
+        and value
+        and (others.get("auth") != "password" or others.get("database") == "none")
+    ):
+        return (
+            "admin=true logs in the users of auth=password stored in the database: set "
+            "auth=password with database=sqlite or database=postgresql, or admin=false."
+        )
     return ""
 
 
@@ -241,6 +254,7 @@ class Facts:
     has_kubernetes: bool
     has_ci: bool
     has_email: bool  # account e-mails over SMTP (verification, password reset): auth=password
+    has_admin: bool  # the back office at /admin (SQLAdmin): auth=password with a database
     min_python: str  # requires-python, ruff's and mypy's target (MIN_PYTHON)
     needs_redis: bool
     tests_need_redis: bool  # the rendered tests talk to Redis (TEST_REDIS_URL); Celery's do not
@@ -280,6 +294,7 @@ def derive(answers: dict[str, Any]) -> Facts:
     )
     needs_rabbitmq = broker == "rabbitmq"
     has_email = auth == "password" and answers["email"] == "smtp"
+    has_admin = auth == "password" and database != "none" and bool(answers["admin"])
     services = tuple(
         name
         for name, needed in (
@@ -301,6 +316,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         "docker": has_docker,
         "needs_redis": needs_redis,
         "email": "smtp" if has_email else "none",
+        "admin": has_admin,
     }
     return Facts(
         has_auth=auth != "none",
@@ -325,6 +341,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_kubernetes=has_docker and bool(answers["kubernetes"]),
         has_ci=answers["ci"] != "none",
         has_email=has_email,
+        has_admin=has_admin,
         min_python=MIN_PYTHON,
         needs_redis=needs_redis,
         tests_need_redis="redis"
@@ -488,6 +505,10 @@ def _email(answers: dict[str, Any]) -> bool:
     return bool(answers["email"] != "none")
 
 
+def _admin(answers: dict[str, Any]) -> bool:
+    return bool(answers["admin"])
+
+
 def _needs_redis_client(answers: dict[str, Any]) -> bool:
     """redis-py is used by the Redis cache or limiter (and their tests' clean-up)."""
     return "redis" in (answers["cache"], answers["rate_limit"])
@@ -538,6 +559,10 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # The account e-mails' SMTP client: asyncio-native (no thread per message), STARTTLS/TLS,
     # AUTH, a timeout per command.
     ("aiosmtplib>=5.1", _email),
+    # The back office at /admin: SQLAdmin (its WTForms, Jinja2 and static assets come with it);
+    # itsdangerous signs the session cookie of Starlette's SessionMiddleware.
+    ("sqladmin>=0.32", _admin),
+    ("itsdangerous>=2.2", _admin),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
@@ -562,6 +587,8 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("aiosmtpd>=1.4.6", _email),
     # Property-based tests of the list cursors (walks under concurrent inserts and deletes).
     ("hypothesis>=6.140", _database),
+    # The admin's model views declare WTForms fields; WTForms ships no type hints of its own.
+    ("types-wtforms>=3.2", _admin),
 )
 
 

@@ -105,6 +105,18 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "project_name": "Mailroom",
         "package_name": "mailroom",
     },
+    # admin=true: the back office at /admin (users and items), on SQLite and on PostgreSQL
+    "admin-sqlite": {**MINIMAL, "auth": "password", "database": "sqlite", "admin": True},
+    "admin-postgresql-norbac": {
+        **MINIMAL,
+        "auth": "password",
+        "rbac": False,
+        "database": "postgresql",
+        "rate_limit": "memory",
+        "admin": True,
+        "project_name": "Backoffice",
+        "package_name": "backoffice",
+    },
     "cache-memory": {**MINIMAL, "cache": "memory"},
     "cache-redis": {**MINIMAL, "cache": "redis"},
     "cache-memory-sqlite": {**MINIMAL, "cache": "memory", "database": "sqlite"},

@@ -51,6 +51,18 @@ MODULE_PATHS: dict[str, list[str]] = {
         "tests/test_account_mail.py",
         "tests/test_account_mail_timing.py",
     ],
+    "has_admin": [
+        "src/{pkg}/admin/__init__.py",
+        "src/{pkg}/admin/auth.py",
+        "src/{pkg}/admin/audit.py",
+        "src/{pkg}/admin/csrf.py",
+        "src/{pkg}/admin/settings.py",
+        "src/{pkg}/admin/site.py",
+        "src/{pkg}/admin/templates/sqladmin/base.html",
+        "src/{pkg}/admin/items.py",
+        "src/{pkg}/admin/users.py",
+        "tests/test_admin.py",
+    ],
     "has_cache": ["src/{pkg}/cache.py", "tests/test_cache.py"],
     "caches_items": ["tests/test_items_cache.py"],
     "has_rate_limit": [

@@ -157,6 +157,21 @@ with backoff) when worker = celery; a failure of the relay is logged with the re
 | GET /api/v1/jobs/{id} | worker = celery | a failed job: `{"id", "status": "failure", "result": null, "error"}`, `error` a `JobFailedError`'s message, a fixed sentence for a time limit or a lost worker, else the exception's type; never a traceback or an exception's own message. Other states carry no `error` key |
 | `python -m <pkg> beat` (`make beat`) | worker = celery | Celery beat with the project's schedule (`worker/schedule.py`); run one (compose `beat`, Kubernetes `<slug>-beat` with one replica and `Recreate`). A second beat does not run a tick twice: each tick is claimed on the broker first |
 """,
+    "admin": """### `admin=true` (with `auth=password`)
+
+| variable | when | meaning |
+|---|---|---|
+| ADMIN_ENABLED | admin | `true`/`false`; unset: the back office is on except with `ENVIRONMENT=production` |
+| ADMIN_SESSION_IDLE_MINUTES | admin | minutes without a request before an admin session ends (30; 1 to 1440) |
+| ADMIN_EMAILS | admin and not rbac | JSON list of the accounts that may log in; empty: `FIRST_ADMIN_EMAIL`'s alone (with rbac: the `admin` role) |
+
+| route | when | behaviour |
+|---|---|---|
+| GET, POST /admin/login | admin | SQLAdmin's login form (e-mail, password, CSRF token): 302 to `/admin/` for an active admin, 400 for anyone else, 403 without the session's CSRF token; sets the `admin_session` cookie (signed, HttpOnly, SameSite=strict, `Path=/admin`, Secure in production) |
+| /admin/... | admin | the users and items views; without a valid session a 302 to the login page; every POST and DELETE without the CSRF token (form field `csrf_token` or header `X-CSRF-Token`) 403; 404 when the admin is off |
+| POST /admin/login (rate limit) | admin and rate_limit != none | 429 with `Retry-After` past `RATE_LIMIT_LOGIN` per client address (a window of the admin's own) or `RATE_LIMIT_LOGIN_ACCOUNT` failed attempts per account (shared with `POST /api/v1/auth/token`) |
+| GET /admin/statics/... | admin | SQLAdmin's CSS, JavaScript and fonts from its wheel (no CDN) |
+""",
 }
 
 

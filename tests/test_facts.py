@@ -525,3 +525,35 @@ def test_email_needs_password_auth_message() -> None:
     assert "email=none" in message
     assert facts.combination_error("email", "smtp", auth="password") == ""
     assert facts.combination_error("email", "none", auth="jwt") == ""
+
+
+# --------------------------------------------------------------------------------------------
+# admin=true: the back office at /admin, for the users of auth=password
+# --------------------------------------------------------------------------------------------
+def test_admin_is_on_only_with_password_auth_and_a_database() -> None:
+    assert derive(auth="password", database="sqlite", admin=True).has_admin
+    assert derive(auth="password", database="postgresql", admin=True).has_admin
+    assert not derive(auth="password", database="sqlite", admin=False).has_admin
+    # hidden by `when` (auth != password) but still in the render context: it must not count
+    assert not derive(auth="jwt", database="sqlite", admin=True).has_admin
+    assert not derive(auth="none", database="none", admin=True).has_admin
+
+
+def test_admin_dependencies() -> None:
+    base = derive(auth="password", database="sqlite")
+    derived = derive(auth="password", database="sqlite", admin=True)
+    assert set(derived.dependencies) - set(base.dependencies) == {
+        "sqladmin>=0.32",
+        "itsdangerous>=2.2",
+    }
+    assert set(derived.dev_dependencies) - set(base.dev_dependencies) == {"types-wtforms>=3.2"}
+    assert "sqladmin>=0.32" not in derive(auth="jwt", database="sqlite", admin=True).dependencies
+
+
+def test_admin_needs_password_auth_and_a_database_message() -> None:
+    for others in ({"auth": "jwt", "database": "sqlite"}, {"auth": "none", "database": "none"}):
+        message = facts.combination_error("admin", True, **others)
+        assert "admin=true" in message and "auth=password" in message
+        assert "admin=false" in message and "\n" not in message
+    assert facts.combination_error("admin", True, auth="password", database="sqlite") == ""
+    assert facts.combination_error("admin", False, auth="jwt", database="none") == ""

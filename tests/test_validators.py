@@ -45,6 +45,7 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str] | Any] = [
         marks=_built("email", "smtp"),
         id="email=smtp-auth=jwt",
     ),
+    ({"auth": "jwt", "database": "sqlite", "admin": True}, "admin=true logs in the users"),
     ({"python_version": "3.10"}, "3.10"),
 ]
 
