@@ -38,6 +38,8 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "kubernetes": (False, True),
     "ci": ("none", "github"),
     "email": ("none", "smtp"),
+    "tracing": ("none", "otlp"),
+    "error_tracking": ("none",),
 }
 
 # The answers derive() reads; the facts exist once all of them are answered.
@@ -55,6 +57,8 @@ DERIVED_FROM = (
     "kubernetes",
     "ci",
     "email",
+    "tracing",
+    "error_tracking",
 )
 
 # Import names a generated package must not shadow (besides the standard library and keywords).
@@ -81,8 +85,10 @@ RESERVED_PACKAGE_NAMES = frozenset(
         "pydantic",
         "pydantic_settings",
         "pytest",
+        "opentelemetry",
         "redis",
         "ruff",
+        "sentry_sdk",
         "sqlalchemy",
         "starlette",
         "structlog",
@@ -241,6 +247,10 @@ class Facts:
     has_kubernetes: bool
     has_ci: bool
     has_email: bool  # account e-mails over SMTP (verification, password reset): auth=password
+    has_tracing: bool  # OpenTelemetry traces over OTLP/HTTP (tracing.py)
+    has_error_tracking: bool  # errors reported to Sentry (error_tracking/)
+    traces_redis: bool  # with tracing, the project's Redis clients are instrumented
+    tracing_ui_image: str  # Jaeger's image (README, compose profile `observability`), "" without
     min_python: str  # requires-python, ruff's and mypy's target (MIN_PYTHON)
     needs_redis: bool
     tests_need_redis: bool  # the rendered tests talk to Redis (TEST_REDIS_URL); Celery's do not
@@ -301,6 +311,8 @@ def derive(answers: dict[str, Any]) -> Facts:
         "docker": has_docker,
         "needs_redis": needs_redis,
         "email": "smtp" if has_email else "none",
+        "tracing": answers["tracing"],
+        "error_tracking": answers["error_tracking"],
     }
     return Facts(
         has_auth=auth != "none",
@@ -325,6 +337,10 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_kubernetes=has_docker and bool(answers["kubernetes"]),
         has_ci=answers["ci"] != "none",
         has_email=has_email,
+        has_tracing=answers["tracing"] == "otlp",
+        has_error_tracking=answers["error_tracking"] == "sentry",
+        traces_redis=_tracing(partial) and _uses_redis_py(partial),
+        tracing_ui_image=TRACING_UI_IMAGE if _tracing(partial) else "",
         min_python=MIN_PYTHON,
         needs_redis=needs_redis,
         tests_need_redis="redis" in (answers["cache"], answers["rate_limit"], answers["websockets"]),
@@ -381,6 +397,9 @@ SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted
 # email=smtp: compose.yaml's mail catcher (profile `mail`) catches every message in development;
 # its web UI shows them on http://127.0.0.1:8025. Pinned to a release, like the other images.
 MAIL_CATCHER_IMAGE = "axllent/mailpit:v1.33.1"
+# tracing=otlp: Jaeger, a trace UI that takes OTLP/HTTP on 4318 (UI on 16686): compose.yaml's
+# `jaeger` service (profile `observability`) and the README's `docker run`. Pinned to a release.
+TRACING_UI_IMAGE = "jaegertracing/jaeger:2.11.0"
 MAIL_CATCHER_ENVIRONMENT = (("SMTP_HOST", "mailpit"), ("SMTP_PORT", "1025"))
 # The rendered tests take their services from these (tests/services.py), not from the service's
 # own variables.
@@ -487,6 +506,19 @@ def _email(answers: dict[str, Any]) -> bool:
     return bool(answers["email"] != "none")
 
 
+def _tracing(answers: dict[str, Any]) -> bool:
+    return bool(answers["tracing"] == "otlp")
+
+
+def _error_tracking(answers: dict[str, Any]) -> bool:
+    return bool(answers["error_tracking"] == "sentry")
+
+
+def _uses_redis_py(answers: dict[str, Any]) -> bool:
+    """redis-py is imported by the cache, the limiter or the WebSocket hub."""
+    return "redis" in (answers["cache"], answers["rate_limit"], answers["websockets"])
+
+
 def _needs_redis_client(answers: dict[str, Any]) -> bool:
     """redis-py is used by the Redis cache or limiter (and their tests' clean-up)."""
     return "redis" in (answers["cache"], answers["rate_limit"])
@@ -537,6 +569,20 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # The account e-mails' SMTP client: asyncio-native (no thread per message), STARTTLS/TLS,
     # AUTH, a timeout per command.
     ("aiosmtplib>=5.1", _email),
+    # tracing=otlp: the OpenTelemetry SDK and its OTLP/HTTP (protobuf) exporter; FastAPI makes
+    # the server spans itself. One instrumentation per library the service talks through.
+    ("opentelemetry-sdk>=1.45", _tracing),
+    ("opentelemetry-exporter-otlp-proto-http>=1.45", _tracing),
+    # httpx is a runtime dependency of auth=jwt only (the JWKS client).
+    ("opentelemetry-instrumentation-httpx>=0.66b2", lambda a: _tracing(a) and a["auth"] == "jwt"),
+    ("opentelemetry-instrumentation-sqlalchemy>=0.66b2", lambda a: _tracing(a) and _database(a)),
+    ("opentelemetry-instrumentation-redis>=0.66b2", lambda a: _tracing(a) and _uses_redis_py(a)),
+    (
+        "opentelemetry-instrumentation-celery>=0.66b2",
+        lambda a: _tracing(a) and a["worker"] == "celery",
+    ),
+    # error_tracking=sentry: the Sentry SDK (its FastAPI and Starlette integrations included).
+    ("sentry-sdk>=2.40", _error_tracking),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (

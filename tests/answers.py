@@ -116,6 +116,32 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     },
     "ratelimit-memory": {**MINIMAL, "rate_limit": "memory"},
     "ratelimit-redis": {**MINIMAL, "rate_limit": "redis"},
+    # tracing=otlp: one trace from the API through SQLAlchemy, Redis and the Celery worker
+    # (tests/test_tracing.py), on both brokers and both databases; alone, beside nothing.
+    "tracing-sqlite-celery-redis": {
+        **MINIMAL,
+        "auth": "password",
+        "database": "sqlite",
+        "cache": "redis",
+        "rate_limit": "redis",
+        "worker": "celery",
+        "broker": "redis",
+        "tracing": "otlp",
+    },
+    "tracing-everything": {
+        **PRESETS["everything"],
+        "tracing": "otlp",
+        "project_name": "Traced",
+        "package_name": "traced",
+    },
+    "tracing-minimal": {**MINIMAL, "tracing": "otlp"},
+    "tracing-jwt-ws-memory": {
+        **MINIMAL,
+        "auth": "jwt",
+        "websockets": "memory",
+        "cache": "memory",
+        "tracing": "otlp",
+    },
     # Deployment: every deployment answer on, other modules off.
     "deploy-all": {
         **MINIMAL,

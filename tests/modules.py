@@ -94,6 +94,7 @@ MODULE_PATHS: dict[str, list[str]] = {
     "has_kubernetes": ["deploy/kubernetes/base/kustomization.yaml", "deploy/kubernetes/overlays"],
     "has_ci": [".github/workflows/ci.yml"],
     "has_metrics": ["src/{pkg}/metrics.py", "tests/test_metrics.py"],
+    "has_tracing": ["src/{pkg}/tracing.py", "tests/test_tracing.py"],
 }
 
 # Paths every project has, whatever the answers.

@@ -525,3 +525,45 @@ def test_email_needs_password_auth_message() -> None:
     assert "email=none" in message
     assert facts.combination_error("email", "smtp", auth="password") == ""
     assert facts.combination_error("email", "none", auth="jwt") == ""
+
+
+def _names(requirements: tuple[str, ...]) -> set[str]:
+    return {facts.requirement_name(r) for r in requirements}
+
+
+def test_tracing_is_off_by_default_and_adds_only_what_the_project_talks_through() -> None:
+    assert not derive().has_tracing
+    assert _names(derive().dependencies).isdisjoint(
+        {"opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"}
+    )
+    bare = derive(tracing="otlp")
+    assert bare.has_tracing
+    assert _names(bare.dependencies) - _names(derive().dependencies) == {
+        "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
+    }
+    assert not bare.traces_redis
+    every = derive(
+        tracing="otlp",
+        auth="jwt",
+        database="sqlite",
+        cache="redis",
+        worker="celery",
+        broker="rabbitmq",
+    )
+    assert _names(every.dependencies) - _names(derive(
+        auth="jwt", database="sqlite", cache="redis", worker="celery", broker="rabbitmq"
+    ).dependencies) == {
+        "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
+        "opentelemetry-instrumentation-httpx",
+        "opentelemetry-instrumentation-sqlalchemy",
+        "opentelemetry-instrumentation-redis",
+        "opentelemetry-instrumentation-celery",
+    }
+    assert every.traces_redis
+    # Redis through the WebSocket hub only is traced too; Celery's Redis broker is not redis-py
+    assert derive(tracing="otlp", websockets="redis").traces_redis
+    assert not derive(tracing="otlp", worker="celery", broker="redis").traces_redis
+    # without tracing, no instrumentation
+    assert not derive(cache="redis").traces_redis
