@@ -551,9 +551,11 @@ def test_tracing_is_off_by_default_and_adds_only_what_the_project_talks_through(
         worker="celery",
         broker="rabbitmq",
     )
-    assert _names(every.dependencies) - _names(derive(
-        auth="jwt", database="sqlite", cache="redis", worker="celery", broker="rabbitmq"
-    ).dependencies) == {
+    assert _names(every.dependencies) - _names(
+        derive(
+            auth="jwt", database="sqlite", cache="redis", worker="celery", broker="rabbitmq"
+        ).dependencies
+    ) == {
         "opentelemetry-sdk",
         "opentelemetry-exporter-otlp-proto-http",
         "opentelemetry-instrumentation-httpx",

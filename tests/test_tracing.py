@@ -65,7 +65,10 @@ def env(project: Project, tmp_path: Path) -> Iterator[dict[str, str]]:
             **auth_env(project),
         }
         if project.facts.broker == "redis":
-            values |= {"CELERY_BROKER_URL": CELERY_REDIS_URL, "CELERY_RESULT_BACKEND": CELERY_REDIS_URL}
+            values |= {
+                "CELERY_BROKER_URL": CELERY_REDIS_URL,
+                "CELERY_RESULT_BACKEND": CELERY_REDIS_URL,
+            }
         else:
             values |= {"CELERY_BROKER_URL": AMQP_URL, "CELERY_RESULT_BACKEND": "rpc://"}
         yield values
@@ -147,7 +150,10 @@ def test_one_item_read_is_one_trace(project: Project, env: dict[str, str], tmp_p
     assert [s.name for s in trace if s.parent_span_id not in ids] == [ITEM_ROUTE]
     statements = [s for s in trace if is_database_span(s)]
     assert all(s.kind == "SPAN_KIND_CLIENT" for s in statements)
-    assert any("items" in str(s.attributes.get("db.query.text", s.attributes.get("db.statement"))) for s in statements)
+    assert any(
+        "items" in str(s.attributes.get("db.query.text", s.attributes.get("db.statement")))
+        for s in statements
+    )
     assert any(is_redis_span(s) for s in trace)
     # the probes make no span, nor do their checks (a check's span would be a root of its own)
     assert not [s for s in spans if s.kind == "SPAN_KIND_SERVER" and "health" in s.name]
