@@ -39,7 +39,7 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "ci": ("none", "github"),
     "email": ("none", "smtp"),
     "tracing": ("none", "otlp"),
-    "error_tracking": ("none",),
+    "error_tracking": ("none", "sentry"),
 }
 
 # The answers derive() reads; the facts exist once all of them are answered.
@@ -582,7 +582,7 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
         lambda a: _tracing(a) and a["worker"] == "celery",
     ),
     # error_tracking=sentry: the Sentry SDK (its FastAPI and Starlette integrations included).
-    ("sentry-sdk>=2.40", _error_tracking),
+    ("sentry-sdk>=3.0", _error_tracking),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (

@@ -131,6 +131,7 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     "tracing-everything": {
         **PRESETS["everything"],
         "tracing": "otlp",
+        "error_tracking": "sentry",
         "project_name": "Traced",
         "package_name": "traced",
     },
@@ -142,6 +143,8 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "cache": "memory",
         "tracing": "otlp",
     },
+    # error_tracking=sentry: 5xx reported to a DSN on 127.0.0.1 (tests/test_error_tracking.py)
+    "sentry-sqlite": {**MINIMAL, "database": "sqlite", "error_tracking": "sentry"},
     # Deployment: every deployment answer on, other modules off.
     "deploy-all": {
         **MINIMAL,
