@@ -354,6 +354,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         compose_environment=(
             service_environment(partial, services, COMPOSE_HOSTS, SQLITE_URL)
             + (MAIL_CATCHER_ENVIRONMENT if has_email else ())
+            + (TRACING_ENVIRONMENT if _tracing(partial) else ())
         ),
         ci_environment=tuple(
             (TEST_VARIABLES.get(name, name), value)
@@ -400,6 +401,9 @@ MAIL_CATCHER_IMAGE = "axllent/mailpit:v1.33.1"
 # tracing=otlp: Jaeger, a trace UI that takes OTLP/HTTP on 4318 (UI on 16686): compose.yaml's
 # `jaeger` service (profile `observability`) and the README's `docker run`. Pinned to a release.
 TRACING_UI_IMAGE = "jaegertracing/jaeger:2.11.0"
+# compose.yaml's tracing endpoint, from the shell: unset, no export; http://jaeger:4318 with
+# the profile `observability`. (The service name defaults to the slug in tracing.py.)
+TRACING_ENVIRONMENT = (("OTEL_EXPORTER_OTLP_ENDPOINT", "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"),)
 MAIL_CATCHER_ENVIRONMENT = (("SMTP_HOST", "mailpit"), ("SMTP_PORT", "1025"))
 # The rendered tests take their services from these (tests/services.py), not from the service's
 # own variables.
@@ -453,7 +457,8 @@ def secret_variables(answers: dict[str, Any], services: tuple[str, ...]) -> tupl
 
 def compose_services(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
     """``app``, then ``migrate`` with a database, ``worker`` with Celery, then the services,
-    then ``mailpit`` with e-mail (under a profile: not a service the app waits for)."""
+    then ``mailpit`` with e-mail and ``jaeger`` with tracing (each under a profile: not a
+    service the app waits for)."""
     names = ["app"]
     if answers["database"] != "none":
         names.append("migrate")
@@ -462,6 +467,8 @@ def compose_services(answers: dict[str, Any], services: tuple[str, ...]) -> tupl
     names.extend(COMPOSE_HOSTS[service] for service in services)
     if answers["email"] != "none":
         names.append("mailpit")
+    if answers["tracing"] == "otlp":
+        names.append("jaeger")
     return tuple(names)
 
 

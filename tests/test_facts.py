@@ -569,3 +569,14 @@ def test_tracing_is_off_by_default_and_adds_only_what_the_project_talks_through(
     assert not derive(tracing="otlp", worker="celery", broker="redis").traces_redis
     # without tracing, no instrumentation
     assert not derive(cache="redis").traces_redis
+
+
+def test_tracing_deployment_facts() -> None:
+    derived = derive(tracing="otlp", docker=True)
+    assert derived.compose_services == ("app", "jaeger")
+    assert dict(derived.compose_environment) == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"
+    }
+    assert derived.tracing_ui_image.startswith("jaegertracing/jaeger:")
+    assert derive(docker=True).compose_services == ("app",)
+    assert derive().tracing_ui_image == ""
