@@ -6,6 +6,7 @@
 - A job queued by a request runs in the worker under that request's trace id (both brokers).
 - The log lines of the request carry its trace id and span id.
 - With the receiver down, requests still succeed, quickly, and the server stops in time.
+- Under gunicorn with two workers, each exports its own spans (set up after the fork).
 - The probes and /metrics make no span.
 """
 
@@ -15,6 +16,7 @@ import contextlib
 import json
 import secrets
 import statistics
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +28,7 @@ import pytest
 from tests.auth import auth_env, auth_headers
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.otlp import Span, is_database_span, is_redis_span, otlp_receiver
-from tests.servers import celery_worker, free_port, serve
+from tests.servers import celery_worker, free_port, serve, servers
 from tests.services import TEST_REDIS_URL, postgres_database, redis_prefix
 
 pytestmark = pytest.mark.parametrize(
@@ -243,3 +245,25 @@ def test_an_unreachable_collector_never_slows_a_request(
         # the shutdown's flush is bounded (SHUTDOWN_FLUSH_SECONDS), not the export's retries
         assert time.monotonic() - start < 10
         assert "Application shutdown complete" in server.output()
+
+
+def test_every_gunicorn_worker_exports_its_own_spans(
+    project: Project, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two workers, each set up after the fork: the server span of every request arrives (an
+    exporter thread set up in the master would not survive the fork)."""
+    if not project.facts.has_docker:
+        pytest.skip("gunicorn.conf.py comes with docker")
+    gunicorn = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
+    with otlp_receiver() as receiver:
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "WORKERS": "2"}
+        with servers(project.path, gunicorn, tmp_path, {**env, **otel}) as (server,):
+            ids = [f"gunicorn-{n}-{secrets.token_hex(4)}" for n in range(20)]
+            for request_id in ids:
+                # a new connection each time: the kernel spreads them over the workers
+                response = httpx.get(
+                    f"{server.url}/api/v1/info", headers={"X-Request-ID": request_id}, timeout=10
+                )
+                assert response.status_code == 200, response.text
+            spans = receiver.wait_for(lambda got: all(_server_span(got, i) for i in ids))
+    assert {span.resource["service.name"] for span in spans} == {project.answers["project_slug"]}
