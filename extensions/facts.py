@@ -39,6 +39,8 @@ SUPPORTED: dict[str, tuple[Any, ...]] = {
     "ci": ("none", "github"),
     "email": ("none", "smtp"),
     "admin": (False, True),
+    "tracing": ("none", "otlp"),
+    "error_tracking": ("none", "sentry"),
 }
 
 # The answers derive() reads; the facts exist once all of them are answered.
@@ -57,6 +59,8 @@ DERIVED_FROM = (
     "ci",
     "email",
     "admin",
+    "tracing",
+    "error_tracking",
 )
 
 # Import names a generated package must not shadow (besides the standard library and keywords).
@@ -84,9 +88,11 @@ RESERVED_PACKAGE_NAMES = frozenset(
         "pydantic",
         "pydantic_settings",
         "pytest",
+        "opentelemetry",
         "redis",
         "ruff",
         "sqladmin",
+        "sentry_sdk",
         "sqlalchemy",
         "starlette",
         "structlog",
@@ -255,6 +261,10 @@ class Facts:
     has_ci: bool
     has_email: bool  # account e-mails over SMTP (verification, password reset): auth=password
     has_admin: bool  # the back office at /admin (SQLAdmin): auth=password with a database
+    has_tracing: bool  # OpenTelemetry traces over OTLP/HTTP (tracing.py)
+    has_error_tracking: bool  # errors reported to Sentry (error_tracking/)
+    traces_redis: bool  # with tracing, the project's Redis clients are instrumented
+    tracing_ui_image: str  # Jaeger's image (README, compose profile `observability`), "" without
     min_python: str  # requires-python, ruff's and mypy's target (MIN_PYTHON)
     needs_redis: bool
     tests_need_redis: bool  # the rendered tests talk to Redis (TEST_REDIS_URL); Celery's do not
@@ -317,6 +327,8 @@ def derive(answers: dict[str, Any]) -> Facts:
         "needs_redis": needs_redis,
         "email": "smtp" if has_email else "none",
         "admin": has_admin,
+        "tracing": answers["tracing"],
+        "error_tracking": answers["error_tracking"],
     }
     return Facts(
         has_auth=auth != "none",
@@ -342,6 +354,10 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_ci=answers["ci"] != "none",
         has_email=has_email,
         has_admin=has_admin,
+        has_tracing=answers["tracing"] == "otlp",
+        has_error_tracking=answers["error_tracking"] == "sentry",
+        traces_redis=_tracing(partial) and _uses_redis_py(partial),
+        tracing_ui_image=TRACING_UI_IMAGE if _tracing(partial) else "",
         min_python=MIN_PYTHON,
         needs_redis=needs_redis,
         tests_need_redis="redis"
@@ -356,6 +372,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         compose_environment=(
             service_environment(partial, services, COMPOSE_HOSTS, SQLITE_URL)
             + (MAIL_CATCHER_ENVIRONMENT if has_email else ())
+            + (TRACING_ENVIRONMENT if _tracing(partial) else ())
         ),
         ci_environment=tuple(
             (TEST_VARIABLES.get(name, name), value)
@@ -399,6 +416,12 @@ SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted
 # email=smtp: compose.yaml's mail catcher (profile `mail`) catches every message in development;
 # its web UI shows them on http://127.0.0.1:8025. Pinned to a release, like the other images.
 MAIL_CATCHER_IMAGE = "axllent/mailpit:v1.33.1"
+# tracing=otlp: Jaeger, a trace UI that takes OTLP/HTTP on 4318 (UI on 16686): compose.yaml's
+# `jaeger` service (profile `observability`) and the README's `docker run`. Pinned to a release.
+TRACING_UI_IMAGE = "jaegertracing/jaeger:2.11.0"
+# compose.yaml's tracing endpoint, from the shell: unset, no export; http://jaeger:4318 with
+# the profile `observability`. (The service name defaults to the slug in tracing.py.)
+TRACING_ENVIRONMENT = (("OTEL_EXPORTER_OTLP_ENDPOINT", "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"),)
 MAIL_CATCHER_ENVIRONMENT = (("SMTP_HOST", "mailpit"), ("SMTP_PORT", "1025"))
 # The rendered tests take their services from these (tests/services.py), not from the service's
 # own variables.
@@ -452,7 +475,8 @@ def secret_variables(answers: dict[str, Any], services: tuple[str, ...]) -> tupl
 
 def compose_services(answers: dict[str, Any], services: tuple[str, ...]) -> tuple[str, ...]:
     """``app``, then ``migrate`` with a database, ``worker`` and ``beat`` with Celery, then the
-    services, then ``mailpit`` with e-mail (under a profile: not a service the app waits for)."""
+    services, then ``mailpit`` with e-mail and ``jaeger`` with tracing (each under a profile: not
+    a service the app waits for)."""
     names = ["app"]
     if answers["database"] != "none":
         names.append("migrate")
@@ -461,6 +485,8 @@ def compose_services(answers: dict[str, Any], services: tuple[str, ...]) -> tupl
     names.extend(COMPOSE_HOSTS[service] for service in services)
     if answers["email"] != "none":
         names.append("mailpit")
+    if answers["tracing"] == "otlp":
+        names.append("jaeger")
     return tuple(names)
 
 
@@ -507,6 +533,19 @@ def _email(answers: dict[str, Any]) -> bool:
 
 def _admin(answers: dict[str, Any]) -> bool:
     return bool(answers["admin"])
+
+
+def _tracing(answers: dict[str, Any]) -> bool:
+    return bool(answers["tracing"] == "otlp")
+
+
+def _error_tracking(answers: dict[str, Any]) -> bool:
+    return bool(answers["error_tracking"] == "sentry")
+
+
+def _uses_redis_py(answers: dict[str, Any]) -> bool:
+    """redis-py is imported by the cache, the limiter or the WebSocket hub."""
+    return "redis" in (answers["cache"], answers["rate_limit"], answers["websockets"])
 
 
 def _needs_redis_client(answers: dict[str, Any]) -> bool:
@@ -563,6 +602,20 @@ RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # itsdangerous signs the session cookie of Starlette's SessionMiddleware.
     ("sqladmin>=0.32", _admin),
     ("itsdangerous>=2.2", _admin),
+    # tracing=otlp: the OpenTelemetry SDK and its OTLP/HTTP (protobuf) exporter; FastAPI makes
+    # the server spans itself. One instrumentation per library the service talks through.
+    ("opentelemetry-sdk>=1.45", _tracing),
+    ("opentelemetry-exporter-otlp-proto-http>=1.45", _tracing),
+    # httpx is a runtime dependency of auth=jwt only (the JWKS client).
+    ("opentelemetry-instrumentation-httpx>=0.66b2", lambda a: _tracing(a) and a["auth"] == "jwt"),
+    ("opentelemetry-instrumentation-sqlalchemy>=0.66b2", lambda a: _tracing(a) and _database(a)),
+    ("opentelemetry-instrumentation-redis>=0.66b2", lambda a: _tracing(a) and _uses_redis_py(a)),
+    (
+        "opentelemetry-instrumentation-celery>=0.66b2",
+        lambda a: _tracing(a) and a["worker"] == "celery",
+    ),
+    # error_tracking=sentry: the Sentry SDK (its FastAPI and Starlette integrations included).
+    ("sentry-sdk>=3.0", _error_tracking),
 )
 
 DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (

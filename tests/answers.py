@@ -128,6 +128,35 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     },
     "ratelimit-memory": {**MINIMAL, "rate_limit": "memory"},
     "ratelimit-redis": {**MINIMAL, "rate_limit": "redis"},
+    # tracing=otlp: one trace from the API through SQLAlchemy, Redis and the Celery worker
+    # (tests/test_tracing.py), on both brokers and both databases; alone, beside nothing.
+    "tracing-sqlite-celery-redis": {
+        **MINIMAL,
+        "auth": "password",
+        "database": "sqlite",
+        "cache": "redis",
+        "rate_limit": "redis",
+        "worker": "celery",
+        "broker": "redis",
+        "tracing": "otlp",
+    },
+    "tracing-everything": {
+        **PRESETS["everything"],
+        "tracing": "otlp",
+        "error_tracking": "sentry",
+        "project_name": "Traced",
+        "package_name": "traced",
+    },
+    "tracing-minimal": {**MINIMAL, "tracing": "otlp"},
+    "tracing-jwt-ws-memory": {
+        **MINIMAL,
+        "auth": "jwt",
+        "websockets": "memory",
+        "cache": "memory",
+        "tracing": "otlp",
+    },
+    # error_tracking=sentry: 5xx reported to a DSN on 127.0.0.1 (tests/test_error_tracking.py)
+    "sentry-sqlite": {**MINIMAL, "database": "sqlite", "error_tracking": "sentry"},
     # Deployment: every deployment answer on, other modules off.
     "deploy-all": {
         **MINIMAL,

@@ -4,7 +4,9 @@ A new choice in copier.yml (or a newly supported one in extensions/facts.py) ext
 with no edit here.
 
 - `full_matrix()`: every valid combination of the functional answers, the others at their
-  defaults, plus every value of each other answer (tier 1, `make test-full`).
+  defaults, plus every value of each other answer, plus a pairwise covering array of the
+  cross-cutting answers (`CROSS_CUTTING`: tracing, error tracking) over the functional ones
+  (tier 1, `make test-full`).
 - `covering_array(t)`: a t-wise covering array over all the answers (tier 2 with t=3,
   tier 3 with t=2): every combination of t values that some valid answer set has appears in at
   least one chosen set. Greedy (AETG-style) and seeded, so every xdist worker collects the same.
@@ -35,6 +37,9 @@ VARIED = tuple(
     key for key, spec in QUESTIONS.items() if "choices" in spec or spec.get("type") == "bool"
 )
 OTHER = tuple(key for key in VARIED if key not in FUNCTIONAL)
+# Answers that wire into every functional module (tracing instruments the database, the cache
+# and the worker): tier 1 shows each of their values beside each functional answer's value.
+CROSS_CUTTING = tuple(key for key in ("tracing", "error_tracking") if key in QUESTIONS)
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, extensions=[facts.FactsExtension])
 
@@ -135,7 +140,45 @@ def full_matrix() -> list[dict[str, Any]]:
             if _key(answers) not in seen:
                 seen.add(_key(answers))
                 sets.append(answers)
+    for answers in cross_cutting_sets():
+        if _key(answers) not in seen:
+            seen.add(_key(answers))
+            sets.append(answers)
     return sets
+
+
+@cache
+def cross_cutting_sets() -> tuple[dict[str, Any], ...]:
+    """A greedy pairwise covering array over FUNCTIONAL + CROSS_CUTTING: every pair of a
+    cross-cutting answer's value and another answer's value that a valid set shows, in few
+    sets (the pairs with the defaults are already in the functional combinations)."""
+    keys = (*FUNCTIONAL, *CROSS_CUTTING)
+    candidates = []
+    for combination in functional_combinations():
+        for values in itertools.product(*(domain(key) for key in CROSS_CUTTING)):
+            chosen = dict(zip(CROSS_CUTTING, values, strict=True))
+            if all(value == combination[key] for key, value in chosen.items()):
+                continue  # the functional combination itself
+            answers = shown({**combination, **chosen})
+            if is_valid(answers):
+                candidates.append(answers)
+
+    def pairs(answers: dict[str, Any]) -> set[tuple[tuple[str, str], ...]]:
+        # an answer that `when` hides pairs with nothing
+        items = sorted((key, repr(answers[key])) for key in keys if asked(key, answers))
+        return {
+            pair
+            for pair in itertools.combinations(items, 2)
+            if any(key in CROSS_CUTTING and value != repr(defaults()[key]) for key, value in pair)
+        }
+
+    uncovered = set().union(*(pairs(c) for c in candidates)) if candidates else set()
+    result: list[dict[str, Any]] = []
+    while uncovered:
+        best = max(candidates, key=lambda c: len(pairs(c) & uncovered))
+        result.append(best)
+        uncovered -= pairs(best)
+    return tuple(result)
 
 
 def _key(answers: dict[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -109,6 +109,12 @@ MODULE_PATHS: dict[str, list[str]] = {
     "has_kubernetes": ["deploy/kubernetes/base/kustomization.yaml", "deploy/kubernetes/overlays"],
     "has_ci": [".github/workflows/ci.yml"],
     "has_metrics": ["src/{pkg}/metrics.py", "tests/test_metrics.py"],
+    "has_error_tracking": [
+        "src/{pkg}/error_tracking/__init__.py",
+        "src/{pkg}/error_tracking/settings.py",
+        "tests/test_error_tracking.py",
+    ],
+    "has_tracing": ["src/{pkg}/tracing.py", "tests/test_tracing.py"],
 }
 
 # Paths every project has, whatever the answers.

@@ -557,3 +557,58 @@ def test_admin_needs_password_auth_and_a_database_message() -> None:
         assert "admin=false" in message and "\n" not in message
     assert facts.combination_error("admin", True, auth="password", database="sqlite") == ""
     assert facts.combination_error("admin", False, auth="jwt", database="none") == ""
+
+
+def _names(requirements: tuple[str, ...]) -> set[str]:
+    return {facts.requirement_name(r) for r in requirements}
+
+
+def test_tracing_is_off_by_default_and_adds_only_what_the_project_talks_through() -> None:
+    assert not derive().has_tracing
+    assert _names(derive().dependencies).isdisjoint(
+        {"opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"}
+    )
+    bare = derive(tracing="otlp")
+    assert bare.has_tracing
+    assert _names(bare.dependencies) - _names(derive().dependencies) == {
+        "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
+    }
+    assert not bare.traces_redis
+    every = derive(
+        tracing="otlp",
+        auth="jwt",
+        database="sqlite",
+        cache="redis",
+        worker="celery",
+        broker="rabbitmq",
+    )
+    assert _names(every.dependencies) - _names(
+        derive(
+            auth="jwt", database="sqlite", cache="redis", worker="celery", broker="rabbitmq"
+        ).dependencies
+    ) == {
+        "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
+        "opentelemetry-instrumentation-httpx",
+        "opentelemetry-instrumentation-sqlalchemy",
+        "opentelemetry-instrumentation-redis",
+        "opentelemetry-instrumentation-celery",
+    }
+    assert every.traces_redis
+    # Redis through the WebSocket hub only is traced too; Celery's Redis broker is not redis-py
+    assert derive(tracing="otlp", websockets="redis").traces_redis
+    assert not derive(tracing="otlp", worker="celery", broker="redis").traces_redis
+    # without tracing, no instrumentation
+    assert not derive(cache="redis").traces_redis
+
+
+def test_tracing_deployment_facts() -> None:
+    derived = derive(tracing="otlp", docker=True)
+    assert derived.compose_services == ("app", "jaeger")
+    assert dict(derived.compose_environment) == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"
+    }
+    assert derived.tracing_ui_image.startswith("jaegertracing/jaeger:")
+    assert derive(docker=True).compose_services == ("app",)
+    assert derive().tracing_ui_image == ""
