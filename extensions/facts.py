@@ -257,6 +257,10 @@ class Facts:
     compose_services: tuple[str, ...]  # every service of compose.yaml, in order
     compose_backing: tuple[str, ...]  # the backing services among them (postgres, redis, ...)
     images: dict[str, str]  # image of each backing service (compose and CI use the same)
+    # Supply chain (ci=github): `uses:` value of each action, pinned by commit (ACTIONS), and
+    # the version of each tool the workflows run with uvx (CI_TOOLS)
+    actions: dict[str, str]
+    ci_tools: dict[str, str]
     mail_catcher_image: str  # compose.yaml's mailpit (profile `mail`), "" without e-mail
     secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
     # Alembic revisions present, each with the revision it follows (None for the first)
@@ -327,7 +331,8 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_email=has_email,
         min_python=MIN_PYTHON,
         needs_redis=needs_redis,
-        tests_need_redis="redis" in (answers["cache"], answers["rate_limit"], answers["websockets"]),
+        tests_need_redis="redis"
+        in (answers["cache"], answers["rate_limit"], answers["websockets"]),
         test_postgresql_server=TEST_POSTGRESQL_SERVER,
         test_redis_url=TEST_REDIS_URL,
         needs_rabbitmq=needs_rabbitmq,
@@ -346,6 +351,8 @@ def derive(answers: dict[str, Any]) -> Facts:
         compose_services=compose_services(partial, services),
         compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
         images={service: SERVICE_IMAGES[service] for service in services},
+        actions=action_pins(),
+        ci_tools=dict(CI_TOOLS),
         mail_catcher_image=MAIL_CATCHER_IMAGE if has_email else "",
         secret_variables=secret_variables(partial, services),
         down_revisions=down_revisions(partial),
@@ -385,6 +392,34 @@ MAIL_CATCHER_ENVIRONMENT = (("SMTP_HOST", "mailpit"), ("SMTP_PORT", "1025"))
 # The rendered tests take their services from these (tests/services.py), not from the service's
 # own variables.
 TEST_VARIABLES = {"DATABASE_URL": "TEST_DATABASE_URL", "REDIS_URL": "TEST_REDIS_URL"}
+
+
+# --------------------------------------------------------------------------------------------
+# Supply chain: the actions and tools of the generated workflows (ci=github)
+# --------------------------------------------------------------------------------------------
+# Every action a generated workflow uses, pinned to the commit of a release (a moved tag cannot
+# change what runs; zizmor's unpinned-uses), with that release in the comment Dependabot reads
+# and rewrites. Each commit is the release tag's commit in the action's own repository. The one
+# table of pins: tests/test_supply.py refuses a `uses:` in a template file not taken from it.
+ACTIONS: dict[str, tuple[str, str]] = {
+    "actions/checkout": ("fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09", "v5.1.0"),
+    "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "astral-sh/setup-uv": ("37802adc94f370d6bfd71619e3f0bf239e1f3b78", "v7.6.0"),
+    "hadolint/hadolint-action": ("2332a7b74a6de0dda2e2221d575162eba76ba5e5", "v3.3.0"),
+}
+# The tools the workflows run with `uvx TOOL@VERSION` (not project dependencies: they audit the
+# project, they are not part of it). The versions the template's suite runs them at offline
+# (pyproject.toml's template group).
+CI_TOOLS = {
+    "pip-audit": "2.10.1",
+    "zizmor": "1.33.1",
+    "cyclonedx-bom": "7.5.0",
+}
+
+
+def action_pins() -> dict[str, str]:
+    """The `uses:` value of each action: ``owner/name@<commit> # <release>``."""
+    return {name: f"{name}@{commit} # {version}" for name, (commit, version) in ACTIONS.items()}
 
 
 def service_environment(
@@ -638,6 +673,8 @@ def refusals_as_user_errors() -> None:
     Question.parse_answer = refusing(Question.parse_answer)  # type: ignore[method-assign]
     Question.validate_answer = refusing(Question.validate_answer)  # type: ignore[method-assign]
     Question._refusals_as_user_errors = True  # type: ignore[attr-defined]
+
+
 def python_literal(value: Any) -> str:
     """A Python literal as ruff formats it: None, "text", 3."""
     return json.dumps(value) if isinstance(value, str) else repr(value)

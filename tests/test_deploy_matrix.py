@@ -87,6 +87,7 @@ def test_deployment_files_validate_for_every_service_combination(name: str, tmp_
     schema = [str(BIN / "check-jsonschema"), "--builtin-schema"]
     run([*schema, "vendor.compose-spec", "compose.yaml"], tmp_path, clean_env())
     run([*schema, "vendor.github-workflows", ".github/workflows/ci.yml"], tmp_path, clean_env())
+    run([str(BIN / "zizmor"), "--offline", ".github/workflows"], tmp_path, clean_env())
 
     compose = yaml.safe_load((tmp_path / "compose.yaml").read_text())
     assert tuple(compose["services"]) == derived.compose_services
