@@ -43,7 +43,7 @@ class TestWorkflowAudits:
     def test_zizmor_reports_nothing(self, project: Project) -> None:
         files = workflow_files(project.path)
         assert files
-        output = run(zizmor(project.path / WORKFLOWS), project.path, clean_env())
+        output = run(zizmor(project.path / ".github"), project.path, clean_env())
         assert "No findings to report" in output, output
 
     def test_zizmor_can_fail(self, project: Project, tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ class TestWorkflowAudits:
         tools = facts.CI_TOOLS
         assert "uv export --frozen" in steps
         assert f"uvx pip-audit@{tools['pip-audit']} --strict --disable-pip" in steps
-        assert f"uvx zizmor@{tools['zizmor']} --format github .github/workflows" in steps
+        assert f"uvx zizmor@{tools['zizmor']} --format github .github" in steps
         image = workflow["jobs"].get("image")
         if not project.facts.has_docker:
             assert image is None
@@ -79,6 +79,56 @@ class TestWorkflowAudits:
         assert f"cyclonedx-bom=={tools['cyclonedx-bom']} cyclonedx-py requirements" in runs
         uploads = [s["with"] for s in image["steps"] if "upload-artifact" in s.get("uses", "")]
         assert uploads == [{"name": "sbom", "path": "sbom.cdx.json"}]
+
+
+DEPENDABOT = ".github/dependabot.yml"
+
+
+@pytest.mark.parametrize("project", sets_where("has_ci"), indirect=True)
+class TestDependabot:
+    def test_validates_against_the_dependabot_schema(self, project: Project) -> None:
+        cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot"]
+        run([*cmd, DEPENDABOT], project.path, clean_env())
+
+    def test_schema_check_can_fail(self, project: Project, tmp_path: Path) -> None:
+        bad = tmp_path / "dependabot.yml"
+        text = (project.path / DEPENDABOT).read_text()
+        bad.write_text(text.replace("interval: weekly", "interval: fortnightly"))
+        cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot"]
+        assert tool_fails([*cmd, str(bad)], tmp_path)
+
+    def test_zizmor_refuses_updates_without_cooldown(
+        self, project: Project, tmp_path: Path
+    ) -> None:
+        bad = tmp_path / ".github"
+        shutil.copytree(project.path / ".github", bad)
+        config = bad / "dependabot.yml"
+        config.write_text(re.sub(r"\n\s+cooldown:\n\s+default-days: 7", "", config.read_text()))
+        assert "default-days" not in config.read_text()
+        assert tool_fails(zizmor(bad), tmp_path)
+
+    def test_ecosystems_and_groups_follow_the_answers(self, project: Project) -> None:
+        config = yaml.safe_load((project.path / DEPENDABOT).read_text())
+        assert config["version"] == 2
+        updates = {update["package-ecosystem"]: update for update in config["updates"]}
+        expected = {"uv", "github-actions"}
+        expected |= {"docker", "docker-compose"} if project.facts.has_docker else set()
+        assert set(updates) == expected
+        assert len(config["updates"]) == len(updates)
+        for ecosystem, update in updates.items():
+            assert update["directory"] == "/", ecosystem
+            assert update["schedule"] == {"interval": "weekly", "day": "monday"}, ecosystem
+            assert update["cooldown"]["default-days"] >= 7, ecosystem
+            # Every version update of the ecosystem falls in a group: one pull request a week
+            groups = update["groups"].values()
+            assert any(
+                g["patterns"] == ["*"] and "security-updates" != g.get("applies-to") for g in groups
+            ), ecosystem
+        uv = updates["uv"]["groups"]
+        assert uv["python"]["update-types"] == ["minor", "patch"]
+        assert uv["python-security"]["applies-to"] == "security-updates"
+        # A handful of pull requests a week: one per group, majors of uv aside
+        assert sum(len(update["groups"]) for update in updates.values()) <= 6
 
 
 def step_command(workflow: Path, job: str, name_start: str) -> str:
