@@ -261,6 +261,7 @@ class Facts:
     # the version of each tool the workflows run with uvx (CI_TOOLS)
     actions: dict[str, str]
     ci_tools: dict[str, str]
+    conflict_listing: str  # shell: lists copier's conflict markers and .rej files, one a line
     mail_catcher_image: str  # compose.yaml's mailpit (profile `mail`), "" without e-mail
     secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
     # Alembic revisions present, each with the revision it follows (None for the first)
@@ -353,6 +354,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         images={service: SERVICE_IMAGES[service] for service in services},
         actions=action_pins(),
         ci_tools=dict(CI_TOOLS),
+        conflict_listing=CONFLICT_LISTING,
         mail_catcher_image=MAIL_CATCHER_IMAGE if has_email else "",
         secret_variables=secret_variables(partial, services),
         down_revisions=down_revisions(partial),
@@ -406,6 +408,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
     "astral-sh/setup-uv": ("37802adc94f370d6bfd71619e3f0bf239e1f3b78", "v7.6.0"),
     "hadolint/hadolint-action": ("2332a7b74a6de0dda2e2221d575162eba76ba5e5", "v3.3.0"),
+    "peter-evans/create-pull-request": ("5f6978faf089d4d20b00c7766989d076bb2fc7f1", "v8.1.1"),
 }
 # The tools the workflows run with `uvx TOOL@VERSION` (not project dependencies: they audit the
 # project, they are not part of it). The versions the template's suite runs them at offline
@@ -414,7 +417,19 @@ CI_TOOLS = {
     "pip-audit": "2.10.1",
     "zizmor": "1.33.1",
     "cyclonedx-bom": "7.5.0",
+    # The template-update workflow's copier (the template's _min_copier_version or newer)
+    "copier": "9.19.1",
+    "copier-template-extensions": "0.3.4",
 }
+# What a `copier update` left to resolve, one line each (`path:line:marker`, `path: .rej`):
+# the markers copier writes inline (`<<<<<<< before updating`, `>>>>>>> after updating`), in
+# tracked and new files, and the `.rej` files of `--conflict rej`. Prints nothing when clean;
+# always exits 0 (the callers decide). ci.yml's `lint` job and the template-update workflow
+# run it.
+CONFLICT_LISTING = (
+    "{ git grep --untracked --no-color -n -I -E '^(<{7}|>{7})( |$)' -- . || true;"
+    " find . -name '*.rej' -not -path './.git/*' -printf '%P: rejected hunks (.rej)\\n'; }"
+)
 
 
 def action_pins() -> dict[str, str]:

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -22,6 +23,7 @@ from tests.conftest import BIN, Project, clean_env, run
 from tests.facts import facts
 from tests.paths import TEMPLATE
 from tests.test_deploy import sets_where, tool_fails
+from tests.test_update import git
 
 WORKFLOWS = ".github/workflows"
 USES = re.compile(r"^\s*-?\s*uses:\s*(?P<value>.+?)\s*$", re.MULTILINE)
@@ -199,3 +201,115 @@ def test_the_table_pins_commits_with_their_release() -> None:
     for name, value in facts.action_pins().items():
         match = PINNED.match(value)
         assert match and match["name"] == name, value
+
+
+# --------------------------------------------------------------------------------------------
+# The template-update workflow
+# --------------------------------------------------------------------------------------------
+UPDATE_WORKFLOW = ".github/workflows/template-update.yml"
+
+
+def steps_of(workflow: Path) -> list[dict[str, Any]]:
+    (job,) = yaml.safe_load(workflow.read_text())["jobs"].values()
+    return list(job["steps"])
+
+
+def step_named(workflow: Path, name_start: str) -> dict[str, Any]:
+    (step,) = [s for s in steps_of(workflow) if s.get("name", "").startswith(name_start)]
+    return step
+
+
+@pytest.mark.parametrize("project", sets_where("has_ci"), indirect=True)
+class TestTemplateUpdateWorkflow:
+    def test_validates_against_the_workflow_schema(self, project: Project) -> None:
+        cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+        run([*cmd, UPDATE_WORKFLOW], project.path, clean_env())
+
+    def test_schema_check_can_fail(self, project: Project, tmp_path: Path) -> None:
+        bad = tmp_path / "template-update.yml"
+        text = (project.path / UPDATE_WORKFLOW).read_text()
+        bad.write_text(text.replace("workflow_dispatch:", "workflow_dispatched:"))
+        cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+        assert tool_fails([*cmd, str(bad)], tmp_path)
+
+    def test_triggers_permissions_and_steps(self, project: Project) -> None:
+        path = project.path / UPDATE_WORKFLOW
+        workflow = yaml.safe_load(path.read_text())
+        triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+        assert set(triggers) == {"schedule", "workflow_dispatch"}
+        assert triggers["schedule"][0]["cron"]
+        assert workflow["permissions"] == {}
+        (job,) = workflow["jobs"].values()
+        assert job["permissions"] == {
+            "contents": "write",
+            "pull-requests": "write",
+            "actions": "write",
+        }
+        copier = step_named(path, "copier update")["run"]
+        tools = facts.CI_TOOLS
+        assert f"copier=={tools['copier']}" in copier
+        assert f"copier-template-extensions=={tools['copier-template-extensions']}" in copier
+        assert copier.endswith("copier update --defaults --trust")
+        pull_request = step_named(path, "Open or refresh the pull request")
+        pin = facts.action_pins()["peter-evans/create-pull-request"]
+        assert pull_request["uses"] == pin.split(" # ")[0]  # YAML drops the comment
+        assert pull_request["with"]["branch"] == "template-update"
+        assert "gh workflow run ci.yml" in step_named(path, "Run CI on")["run"]
+        failing = step_named(path, "Fail on conflicts")
+        assert "steps.conflicts.outputs.found == 'true'" in failing["if"]
+        # The pull request's CI: ci.yml runs on workflow_dispatch and refuses conflicts itself
+        ci = yaml.safe_load((project.path / WORKFLOWS / "ci.yml").read_text())
+        assert "workflow_dispatch" in ci[True]
+        lint = [s.get("run", "") for s in ci["jobs"]["lint"]["steps"]]
+        assert any(facts.CONFLICT_LISTING in command for command in lint)
+
+
+def bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        env={**clean_env(), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("project", ["preset-defaults"], indirect=True)
+def test_conflicts_are_listed_and_fail(project: Project, tmp_path: Path) -> None:
+    """The workflows' own conflict steps, on a clean project and on one copier left conflicts in."""
+    path = tmp_path / "project"
+    shutil.copytree(project.path, path)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "rendered")
+    lint = yaml.safe_load((path / WORKFLOWS / "ci.yml").read_text())["jobs"]["lint"]["steps"]
+    (ci_lint,) = [s["run"] for s in lint if s.get("name", "").startswith("No conflict left")]
+    listing = step_named(path / UPDATE_WORKFLOW, "Conflicts left")["run"]
+    runner_temp = tmp_path / "runner"
+    runner_temp.mkdir()
+    output = runner_temp / "output"
+    output.touch()
+    paths = {"RUNNER_TEMP": str(runner_temp), "GITHUB_OUTPUT": str(output)}
+
+    assert bash(ci_lint, path).returncode == 0
+    assert bash(listing, path, **paths).returncode == 0
+    assert output.read_text() == ""
+    assert (runner_temp / "conflicts.txt").read_text().strip() == ""
+
+    readme = path / "README.md"
+    readme.write_text(
+        readme.read_text()
+        + "<<<<<<< before updating\nmine\n=======\ntheirs\n>>>>>>> after updating\n"
+    )
+    (path / "NEW.md").write_text("<<<<<<< before updating\nx\n")  # a file the update added
+    (path / "pyproject.toml.rej").write_text("@@ -1 +1 @@\n")
+
+    failed = bash(ci_lint, path)
+    assert failed.returncode != 0
+    for line in ("README.md:", "NEW.md:1:<<<<<<<", "pyproject.toml.rej: rejected hunks"):
+        assert line in failed.stdout, failed.stdout
+    assert bash(listing, path, **paths).returncode == 0
+    assert output.read_text() == "found=true\n"
+    listed = (runner_temp / "conflicts.txt").read_text().splitlines()
+    assert len(listed) == 4, listed  # two markers in README.md, one in NEW.md, the .rej
