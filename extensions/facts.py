@@ -15,6 +15,7 @@ import keyword
 import re
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from copier_template_extensions import ContextHook
@@ -262,6 +263,7 @@ class Facts:
     actions: dict[str, str]
     ci_tools: dict[str, str]
     conflict_listing: str  # shell: lists copier's conflict markers and .rej files, one a line
+    uv_image: str  # the Dockerfile's uv stage (pins/Dockerfile)
     mail_catcher_image: str  # compose.yaml's mailpit (profile `mail`), "" without e-mail
     secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
     # Alembic revisions present, each with the revision it follows (None for the first)
@@ -355,6 +357,7 @@ def derive(answers: dict[str, Any]) -> Facts:
         actions=action_pins(),
         ci_tools=dict(CI_TOOLS),
         conflict_listing=CONFLICT_LISTING,
+        uv_image=UV_IMAGE,
         mail_catcher_image=MAIL_CATCHER_IMAGE if has_email else "",
         secret_variables=secret_variables(partial, services),
         down_revisions=down_revisions(partial),
@@ -373,54 +376,40 @@ def derive(answers: dict[str, Any]) -> Facts:
 
 
 # --------------------------------------------------------------------------------------------
-# Deployment: the services of compose.yaml, Kubernetes and CI, and the variables that reach them
-# --------------------------------------------------------------------------------------------
-# Images of the backing services, pinned to a major version (compose and CI use the same ones).
-SERVICE_IMAGES = {
-    "postgresql": "postgres:17-alpine",
-    "redis": "redis:8-alpine",
-    "rabbitmq": "rabbitmq:4-management-alpine",
-}
-COMPOSE_HOSTS = {"postgresql": "postgres", "redis": "redis", "rabbitmq": "rabbitmq"}
-LOCAL_HOSTS = {"postgresql": "127.0.0.1", "redis": "127.0.0.1", "rabbitmq": "127.0.0.1"}
-# Local-only credentials of the service containers; real deployments take theirs from secrets.
-POSTGRES_USER = POSTGRES_PASSWORD = "postgres"
-POSTGRES_DB = "app"
-SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted at /data
-# email=smtp: compose.yaml's mail catcher (profile `mail`) catches every message in development;
-# its web UI shows them on http://127.0.0.1:8025. Pinned to a release, like the other images.
-MAIL_CATCHER_IMAGE = "axllent/mailpit:v1.33.1"
-MAIL_CATCHER_ENVIRONMENT = (("SMTP_HOST", "mailpit"), ("SMTP_PORT", "1025"))
-# The rendered tests take their services from these (tests/services.py), not from the service's
-# own variables.
-TEST_VARIABLES = {"DATABASE_URL": "TEST_DATABASE_URL", "REDIS_URL": "TEST_REDIS_URL"}
-
-
-# --------------------------------------------------------------------------------------------
 # Supply chain: the actions and tools of the generated workflows (ci=github)
 # --------------------------------------------------------------------------------------------
-# Every action a generated workflow uses, pinned to the commit of a release (a moved tag cannot
-# change what runs; zizmor's unpinned-uses), with that release in the comment Dependabot reads
-# and rewrites. Each commit is the release tag's commit in the action's own repository. The one
-# table of pins: tests/test_supply.py refuses a `uses:` in a template file not taken from it.
+# Every pin of a rendered project lives in pins/ at the template's root, in the formats
+# Dependabot updates (the template repository's .github/dependabot.yml): pins/action.yml the
+# actions, each pinned to the commit of a release with the release in the comment (a moved tag
+# cannot change what runs; zizmor's unpinned-uses); pins/Dockerfile the images; pins/
+# requirements.txt the tools the workflows run with `uvx` (they audit the project and are not
+# its dependencies). tests/test_supply.py refuses a pin written in a template file instead.
+PINS = Path(__file__).resolve().parent.parent / "pins"
+
+
+def _read_pins(name: str, pattern: str) -> list[tuple[str, ...]]:
+    text = (PINS / name).read_text()
+    return [m.groups() for m in re.finditer(pattern, text, re.MULTILINE)]
+
+
 ACTIONS: dict[str, tuple[str, str]] = {
-    "actions/checkout": ("fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09", "v5.1.0"),
-    "actions/upload-artifact": ("ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
-    "astral-sh/setup-uv": ("37802adc94f370d6bfd71619e3f0bf239e1f3b78", "v7.6.0"),
-    "hadolint/hadolint-action": ("2332a7b74a6de0dda2e2221d575162eba76ba5e5", "v3.3.0"),
-    "peter-evans/create-pull-request": ("5f6978faf089d4d20b00c7766989d076bb2fc7f1", "v8.1.1"),
+    name: (commit, version)
+    for name, commit, version in _read_pins(
+        "action.yml", r"^\s+- uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$"
+    )
 }
-# The tools the workflows run with `uvx TOOL@VERSION` (not project dependencies: they audit the
-# project, they are not part of it). The versions the template's suite runs them at offline
-# (pyproject.toml's template group).
-CI_TOOLS = {
-    "pip-audit": "2.10.1",
-    "zizmor": "1.33.1",
-    "cyclonedx-bom": "7.5.0",
-    # The template-update workflow's copier (the template's _min_copier_version or newer)
-    "copier": "9.19.1",
-    "copier-template-extensions": "0.3.4",
+IMAGES: dict[str, str] = {
+    stage: image for image, stage in _read_pins("Dockerfile", r"^FROM (\S+) AS (\S+)$")
 }
+CI_TOOLS: dict[str, str] = dict(_read_pins("requirements.txt", r"^([\w.-]+)==(\S+)$"))
+UV_IMAGE = IMAGES["uv"]  # the Dockerfile's uv stage
+
+
+def action_pins() -> dict[str, str]:
+    """The `uses:` value of each action: ``owner/name@<commit> # <release>``."""
+    return {name: f"{name}@{commit} # {version}" for name, (commit, version) in ACTIONS.items()}
+
+
 # What a `copier update` left to resolve, one line each (`path:line:marker`, `path: .rej`):
 # the markers copier writes inline (`<<<<<<< before updating`, `>>>>>>> after updating`), in
 # tracked and new files, and the `.rej` files of `--conflict rej`. Prints nothing when clean;
@@ -432,9 +421,24 @@ CONFLICT_LISTING = (
 )
 
 
-def action_pins() -> dict[str, str]:
-    """The `uses:` value of each action: ``owner/name@<commit> # <release>``."""
-    return {name: f"{name}@{commit} # {version}" for name, (commit, version) in ACTIONS.items()}
+# --------------------------------------------------------------------------------------------
+# Deployment: the services of compose.yaml, Kubernetes and CI, and the variables that reach them
+# --------------------------------------------------------------------------------------------
+# Images of the backing services (pins/Dockerfile; compose and CI use the same ones).
+SERVICE_IMAGES = {service: IMAGES[service] for service in ("postgresql", "redis", "rabbitmq")}
+COMPOSE_HOSTS = {"postgresql": "postgres", "redis": "redis", "rabbitmq": "rabbitmq"}
+LOCAL_HOSTS = {"postgresql": "127.0.0.1", "redis": "127.0.0.1", "rabbitmq": "127.0.0.1"}
+# Local-only credentials of the service containers; real deployments take theirs from secrets.
+POSTGRES_USER = POSTGRES_PASSWORD = "postgres"
+POSTGRES_DB = "app"
+SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted at /data
+# email=smtp: compose.yaml's mail catcher (profile `mail`) catches every message in development;
+# its web UI shows them on http://127.0.0.1:8025 (pins/Dockerfile).
+MAIL_CATCHER_IMAGE = IMAGES["mail-catcher"]
+MAIL_CATCHER_ENVIRONMENT = (("SMTP_HOST", "mailpit"), ("SMTP_PORT", "1025"))
+# The rendered tests take their services from these (tests/services.py), not from the service's
+# own variables.
+TEST_VARIABLES = {"DATABASE_URL": "TEST_DATABASE_URL", "REDIS_URL": "TEST_REDIS_URL"}
 
 
 def service_environment(

@@ -21,7 +21,7 @@ import yaml
 
 from tests.conftest import BIN, Project, clean_env, run
 from tests.facts import facts
-from tests.paths import TEMPLATE
+from tests.paths import ROOT, TEMPLATE
 from tests.test_deploy import sets_where, tool_fails
 from tests.test_update import git
 
@@ -181,26 +181,80 @@ def test_audit_and_sbom_commands_run_on_the_lock(project: Project, tmp_path: Pat
 
 
 # --------------------------------------------------------------------------------------------
-# The one table of pins
+# Every pin in one place: pins/, in the formats the template repository's Dependabot updates
 # --------------------------------------------------------------------------------------------
 def template_files() -> list[Path]:
     return [p for p in TEMPLATE.rglob("*") if p.is_file()]
 
 
-def test_no_template_file_pins_an_action_outside_the_table() -> None:
-    literal = re.compile(r"uses:\s*[\w.-]+/[\w.-]+@")
-    for path in template_files():
-        text = path.read_text()
-        assert not literal.search(text), f"{path}: take the pin from facts.ACTIONS"
+# A pin written in a template file instead of taken from pins/ (through extensions/facts.py)
+LITERAL_PINS = {
+    "action": re.compile(r"uses:\s*[\w.-]+/[\w.-]+@"),
+    "image": re.compile(r"^\s*image:\s*(?!\{\{)\S+:\S+", re.MULTILINE),
+    "base image": re.compile(
+        r"^FROM (?!\{\{|python:\$\{PYTHON_VERSION\}-slim |builder )", re.MULTILINE
+    ),
+    "uvx tool": re.compile(r"uvx (?:--from )?[\w.-]+(?:@|==)\d"),
+    "pre-commit rev": re.compile(r"^\s*rev:\s*\S", re.MULTILINE),
+}
+
+
+def test_no_template_file_writes_a_pin_of_its_own() -> None:
+    found = [
+        f"{path.relative_to(TEMPLATE)}: {kind}"
+        for path in template_files()
+        for kind, pattern in LITERAL_PINS.items()
+        if pattern.search(path.read_text())
+    ]
+    assert found == [], "take these from pins/ (extensions/facts.py)"
+
+
+def test_the_literal_pin_check_can_fail() -> None:
+    for kind, text in {
+        "action": "      - uses: actions/checkout@v5\n",
+        "image": "    image: postgres:17-alpine\n",
+        "base image": "FROM ghcr.io/astral-sh/uv:0.13 AS uv\n",
+        "uvx tool": "run: uvx zizmor@1.33.1 .github\n",
+        "pre-commit rev": "    rev: v0.6.0\n",
+    }.items():
+        assert LITERAL_PINS[kind].search(text), kind
+
+
+def test_every_pin_is_used_and_well_formed() -> None:
     used = "\n".join(p.read_text() for p in template_files())
     for name in facts.ACTIONS:
         assert f'actions["{name}"]' in used, f"{name} is pinned but no template uses it"
-
-
-def test_the_table_pins_commits_with_their_release() -> None:
+    for name in facts.CI_TOOLS:
+        assert f'ci_tools["{name}"]' in used, f"{name} is pinned but no template uses it"
     for name, value in facts.action_pins().items():
         match = PINNED.match(value)
         assert match and match["name"] == name, value
+    # The pins files hold nothing the loader skipped (a malformed line would vanish silently)
+    for name, table in (
+        ("action.yml", facts.ACTIONS),
+        ("Dockerfile", facts.IMAGES),
+        ("requirements.txt", facts.CI_TOOLS),
+    ):
+        text = (ROOT / "pins" / name).read_text()
+        lines = [
+            line for line in text.splitlines() if re.match(r"^\s*(- uses:|FROM |[\w-]+==)", line)
+        ]
+        assert len(lines) == len(table) > 0, name
+    assert set(facts.IMAGES) == {"uv", "mail-catcher", *facts.SERVICE_IMAGES}
+
+
+def test_the_template_repository_dependabot_updates_every_pins_file() -> None:
+    path = ROOT / ".github" / "dependabot.yml"
+    cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(path)]
+    run(cmd, ROOT, clean_env())
+    run(zizmor(ROOT / ".github"), ROOT, clean_env())
+    run(zizmor(ROOT / "pins"), ROOT, clean_env())
+    config = yaml.safe_load(path.read_text())
+    ecosystems = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
+    assert ecosystems == {("github-actions", "/pins"), ("docker", "/pins"), ("pip", "/pins")}
+    for update in config["updates"]:
+        assert update["cooldown"]["default-days"] >= 7
+        assert update["schedule"]["interval"] == "weekly"
 
 
 # --------------------------------------------------------------------------------------------
