@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,10 @@ def test_update_from_an_earlier_release_keeps_edits_and_passes(
         ref,
         "--data-file",
         str(preset_file),
+        # A name of its own: its test databases and Redis keys are named after the package, and
+        # other renders of `my-service` may share the machine's servers
+        "--data",
+        f"project_name=History {preset} {uuid.uuid4().hex[:8]}",
         str(history.repo),
         str(project),
     )
