@@ -224,7 +224,7 @@ def test_update_from_an_earlier_release_keeps_edits_and_passes(
         # A name of its own: its test databases and Redis keys are named after the package, and
         # other renders of `my-service` may share the machine's servers
         "--data",
-        f"project_name=History {preset} {uuid.uuid4().hex[:8]}",
+        f"project_name=Svc {uuid.uuid4().hex[:6]}",  # as long as my-service: no line grows
         str(history.repo),
         str(project),
     )
