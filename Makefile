@@ -14,7 +14,7 @@ PORT ?= 8000
 # The demo runs the template's tools from any directory (DEMO_DIR may be absolute).
 TOOLS := $(abspath $(BIN))
 
-.PHONY: help venv system services test test-full test-fast test-fuzz test-faults test-docker bench demo clean
+.PHONY: help venv system services test test-full test-fast test-fuzz test-faults test-update-history test-docker bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,11 +41,18 @@ services: ## start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are dow
 test: venv system services ## the whole template test suite (but tier 1, the fault tier and the container tier)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full and not docker and not faults" tests
 
-test-full: venv ## tier 1 of the answer matrix (about a thousand sets), then test-fuzz, the fault tier and the container tier
+test-full: venv ## tier 1 of the answer matrix (about a thousand sets), then test-fuzz, the fault tier, the update across history and the container tier
 	$(BIN)/python -m pytest -n $(JOBS) -m full -q tests/test_matrix_full.py
 	$(MAKE) test-fuzz
 	$(MAKE) test-faults
+	$(MAKE) test-update-history
 	$(MAKE) test-docker
+
+# Every preset rendered at every earlier release tag (and the first commit with its answers),
+# edited as a user would, updated to this working tree in a temporary clone; the project's
+# tests run after each update.
+test-update-history: venv system services ## copier update of every preset from every earlier release, in a temporary clone
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m full -q tests/test_update_history.py
 
 # Serial: the cases measure recovery times and latencies, which other tests on the same cores
 # would distort. Private PostgreSQL and Redis servers; the machine's RabbitMQ.

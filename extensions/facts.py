@@ -15,6 +15,7 @@ import keyword
 import re
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from copier_template_extensions import ContextHook
@@ -281,6 +282,12 @@ class Facts:
     compose_services: tuple[str, ...]  # every service of compose.yaml, in order
     compose_backing: tuple[str, ...]  # the backing services among them (postgres, redis, ...)
     images: dict[str, str]  # image of each backing service (compose and CI use the same)
+    # Supply chain (ci=github): `uses:` value of each action, pinned by commit (ACTIONS), and
+    # the version of each tool the workflows run with uvx (CI_TOOLS)
+    actions: dict[str, str]
+    ci_tools: dict[str, str]
+    conflict_listing: str  # shell: lists copier's conflict markers and .rej files, one a line
+    uv_image: str  # the Dockerfile's uv stage (pins/Dockerfile)
     mail_catcher_image: str  # compose.yaml's mailpit (profile `mail`), "" without e-mail
     secret_variables: tuple[str, ...]  # settings a Kubernetes Secret carries (credentials)
     # Alembic revisions present, each with the revision it follows (None for the first)
@@ -381,6 +388,10 @@ def derive(answers: dict[str, Any]) -> Facts:
         compose_services=compose_services(partial, services),
         compose_backing=tuple(COMPOSE_HOSTS[service] for service in services),
         images={service: SERVICE_IMAGES[service] for service in services},
+        actions=action_pins(),
+        ci_tools=dict(CI_TOOLS),
+        conflict_listing=CONFLICT_LISTING,
+        uv_image=UV_IMAGE,
         mail_catcher_image=MAIL_CATCHER_IMAGE if has_email else "",
         secret_variables=secret_variables(partial, services),
         down_revisions=down_revisions(partial),
@@ -399,14 +410,56 @@ def derive(answers: dict[str, Any]) -> Facts:
 
 
 # --------------------------------------------------------------------------------------------
+# Supply chain: the actions and tools of the generated workflows (ci=github)
+# --------------------------------------------------------------------------------------------
+# Every pin of a rendered project lives in pins/ at the template's root, in the formats
+# Dependabot updates (the template repository's .github/dependabot.yml): pins/action.yml the
+# actions, each pinned to the commit of a release with the release in the comment (a moved tag
+# cannot change what runs; zizmor's unpinned-uses); pins/Dockerfile the images; pins/
+# requirements.txt the tools the workflows run with `uvx` (they audit the project and are not
+# its dependencies). tests/test_supply.py refuses a pin written in a template file instead.
+PINS = Path(__file__).resolve().parent.parent / "pins"
+
+
+def _read_pins(name: str, pattern: str) -> list[tuple[str, ...]]:
+    text = (PINS / name).read_text()
+    return [m.groups() for m in re.finditer(pattern, text, re.MULTILINE)]
+
+
+ACTIONS: dict[str, tuple[str, str]] = {
+    name: (commit, version)
+    for name, commit, version in _read_pins(
+        "action.yml", r"^\s+- uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$"
+    )
+}
+IMAGES: dict[str, str] = {
+    stage: image for image, stage in _read_pins("Dockerfile", r"^FROM (\S+) AS (\S+)$")
+}
+CI_TOOLS: dict[str, str] = dict(_read_pins("requirements.txt", r"^([\w.-]+)==(\S+)$"))
+UV_IMAGE = IMAGES["uv"]  # the Dockerfile's uv stage
+
+
+def action_pins() -> dict[str, str]:
+    """The `uses:` value of each action: ``owner/name@<commit> # <release>``."""
+    return {name: f"{name}@{commit} # {version}" for name, (commit, version) in ACTIONS.items()}
+
+
+# What a `copier update` left to resolve, one line each (`path:line:marker`, `path: .rej`):
+# the markers copier writes inline (`<<<<<<< before updating`, `>>>>>>> after updating`), in
+# tracked and new files, and the `.rej` files of `--conflict rej`. Prints nothing when clean;
+# always exits 0 (the callers decide). ci.yml's `lint` job and the template-update workflow
+# run it.
+CONFLICT_LISTING = (
+    "{ git grep --untracked --no-color -n -I -E '^(<{7}|>{7})( |$)' -- . || true;"
+    " find . -name '*.rej' -not -path './.git/*' -printf '%P: rejected hunks (.rej)\\n'; }"
+)
+
+
+# --------------------------------------------------------------------------------------------
 # Deployment: the services of compose.yaml, Kubernetes and CI, and the variables that reach them
 # --------------------------------------------------------------------------------------------
-# Images of the backing services, pinned to a major version (compose and CI use the same ones).
-SERVICE_IMAGES = {
-    "postgresql": "postgres:17-alpine",
-    "redis": "redis:8-alpine",
-    "rabbitmq": "rabbitmq:4-management-alpine",
-}
+# Images of the backing services (pins/Dockerfile; compose and CI use the same ones).
+SERVICE_IMAGES = {service: IMAGES[service] for service in ("postgresql", "redis", "rabbitmq")}
 COMPOSE_HOSTS = {"postgresql": "postgres", "redis": "redis", "rabbitmq": "rabbitmq"}
 LOCAL_HOSTS = {"postgresql": "127.0.0.1", "redis": "127.0.0.1", "rabbitmq": "127.0.0.1"}
 # Local-only credentials of the service containers; real deployments take theirs from secrets.
@@ -414,11 +467,11 @@ POSTGRES_USER = POSTGRES_PASSWORD = "postgres"
 POSTGRES_DB = "app"
 SQLITE_URL = "sqlite+aiosqlite:////data/app.db"  # on the compose volume mounted at /data
 # email=smtp: compose.yaml's mail catcher (profile `mail`) catches every message in development;
-# its web UI shows them on http://127.0.0.1:8025. Pinned to a release, like the other images.
-MAIL_CATCHER_IMAGE = "axllent/mailpit:v1.33.1"
+# its web UI shows them on http://127.0.0.1:8025 (pins/Dockerfile).
+MAIL_CATCHER_IMAGE = IMAGES["mail-catcher"]
 # tracing=otlp: Jaeger, a trace UI that takes OTLP/HTTP on 4318 (UI on 16686): compose.yaml's
-# `jaeger` service (profile `observability`) and the README's `docker run`. Pinned to a release.
-TRACING_UI_IMAGE = "jaegertracing/jaeger:2.11.0"
+# `jaeger` service (profile `observability`) and the README's `docker run` (pins/Dockerfile).
+TRACING_UI_IMAGE = IMAGES["tracing-ui"]
 # compose.yaml's tracing endpoint, from the shell: unset, no export; http://jaeger:4318 with
 # the profile `observability`. (The service name defaults to the slug in tracing.py.)
 TRACING_ENVIRONMENT = (("OTEL_EXPORTER_OTLP_ENDPOINT", "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"),)

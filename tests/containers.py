@@ -43,6 +43,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.facts import facts
 from tests.paths import ROOT
 
 CACHE = Path(
@@ -67,12 +68,11 @@ def dockerfile_template() -> str:
 
 
 def uv_image() -> str:
-    """The uv image of the rendered Dockerfile's FROM line, e.g. ``ghcr.io/astral-sh/uv:0.13``."""
-    match = re.search(
-        r"^FROM (ghcr\.io/astral-sh/uv:\S+) AS uv$", dockerfile_template(), re.MULTILINE
-    )
-    assert match, "the Dockerfile template has no `FROM ghcr.io/astral-sh/uv:<tag> AS uv` line"
-    return match.group(1)
+    """The uv image of the rendered Dockerfile's uv stage (pins/Dockerfile), e.g.
+    ``ghcr.io/astral-sh/uv:0.13``."""
+    assert "FROM {{ uv_image }} AS uv" in dockerfile_template()
+    assert facts.UV_IMAGE.startswith("ghcr.io/astral-sh/uv:"), facts.UV_IMAGE
+    return str(facts.UV_IMAGE)
 
 
 def python_image(version: str) -> str:

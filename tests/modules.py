@@ -107,7 +107,11 @@ MODULE_PATHS: dict[str, list[str]] = {
     "is_postgresql": ["src/{pkg}/db/create.py"],
     "has_docker": ["Dockerfile", ".dockerignore", "gunicorn.conf.py", "compose.yaml"],
     "has_kubernetes": ["deploy/kubernetes/base/kustomization.yaml", "deploy/kubernetes/overlays"],
-    "has_ci": [".github/workflows/ci.yml"],
+    "has_ci": [
+        ".github/workflows/ci.yml",
+        ".github/workflows/template-update.yml",
+        ".github/dependabot.yml",
+    ],
     "has_metrics": ["src/{pkg}/metrics.py", "tests/test_metrics.py"],
     "has_error_tracking": [
         "src/{pkg}/error_tracking/__init__.py",

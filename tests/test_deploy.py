@@ -437,7 +437,7 @@ class TestWorkflow:
     def test_jobs_and_service_containers_follow_the_answers(self, project: Project) -> None:
         workflow = yaml.safe_load((project.path / WORKFLOW).read_text())
         jobs = workflow["jobs"]
-        expected_jobs = {"lint", "typecheck", "test"}
+        expected_jobs = {"lint", "typecheck", "test", "audit"}
         expected_jobs |= {"image"} if project.facts.has_docker else set()
         expected_jobs |= {"kustomize"} if project.facts.has_kubernetes else set()
         assert set(jobs) == expected_jobs

@@ -39,6 +39,8 @@ FILES = [
     "{% if has_docker %}Dockerfile{% endif %}.jinja",
     "{% if has_docker %}compose.yaml{% endif %}.jinja",
     "{% if has_ci %}.github{% endif %}/workflows/ci.yml.jinja",
+    "{% if has_ci %}.github{% endif %}/dependabot.yml.jinja",
+    "{% if has_ci %}.github{% endif %}/workflows/template-update.yml.jinja",
 ]
 KUBERNETES = "{% if has_kubernetes %}deploy{% endif %}/kubernetes"
 
@@ -87,6 +89,10 @@ def test_deployment_files_validate_for_every_service_combination(name: str, tmp_
     schema = [str(BIN / "check-jsonschema"), "--builtin-schema"]
     run([*schema, "vendor.compose-spec", "compose.yaml"], tmp_path, clean_env())
     run([*schema, "vendor.github-workflows", ".github/workflows/ci.yml"], tmp_path, clean_env())
+    update = ".github/workflows/template-update.yml"
+    run([*schema, "vendor.github-workflows", update], tmp_path, clean_env())
+    run([*schema, "vendor.dependabot", ".github/dependabot.yml"], tmp_path, clean_env())
+    run([str(BIN / "zizmor"), "--offline", ".github"], tmp_path, clean_env())
 
     compose = yaml.safe_load((tmp_path / "compose.yaml").read_text())
     assert tuple(compose["services"]) == derived.compose_services
