@@ -246,7 +246,7 @@ def test_every_pin_is_used_and_well_formed() -> None:
             line for line in text.splitlines() if re.match(r"^\s*(- uses:|FROM |[\w-]+==)", line)
         ]
         assert len(lines) == len(table) > 0, name
-    assert set(facts.IMAGES) == {"uv", "mail-catcher", *facts.SERVICE_IMAGES}
+    assert set(facts.IMAGES) == {"uv", "mail-catcher", "tracing-ui", *facts.SERVICE_IMAGES}
 
 
 def test_the_template_repository_dependabot_updates_every_pins_file() -> None:
