@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
-from tests.servers import serve_many
-from tests.services import TEST_REDIS_URL, postgres_database, redis_prefix
+from tests.servers import free_port, serve_many
+from tests.services import TEST_REDIS_DB, TEST_REDIS_URL, postgres_database, redis_prefix
 
 ITEMS = "/api/v1/items"
 REQUESTS = 20
@@ -102,3 +102,22 @@ def test_one_key_creates_one_item_across_two_processes(
             listed = client.get(f"{urls[0]}{ITEMS}").json()
     assert listed["total"] == 1
     assert [item["id"] for item in listed["items"]] == [fresh[0].json()["id"]]
+
+
+@pytest.mark.parametrize("project", answer_set_params(["cache-redis-sqlite"]), indirect=True)
+def test_a_key_gets_503_while_redis_is_down(
+    project: Project, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Never a second execution: without its store a request with a key is refused, one
+    without a key is served."""
+    env = {**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/{TEST_REDIS_DB}"}
+    with serve_many(project, 1, tmp_path, **env) as (server,), httpx.Client(timeout=10) as client:
+        body = {"name": "no-store", "description": None}
+        refused = client.post(f"{server.url}{ITEMS}", json=body, headers={"Idempotency-Key": "k"})
+        served = client.post(f"{server.url}{ITEMS}", json=body)
+        log = server.output()
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["code"] == "service_unavailable"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert served.status_code == 201, served.text
+    assert "idempotency_store_unavailable" in log
