@@ -121,3 +121,43 @@ def test_a_key_gets_503_while_redis_is_down(
     assert int(refused.headers["retry-after"]) >= 1
     assert served.status_code == 201, served.text
     assert "idempotency_store_unavailable" in log
+
+
+@pytest.mark.parametrize("project", answer_set_params(["sqlite-celery-ws"]), indirect=True)
+def test_one_key_queues_one_job_across_two_processes(
+    project: Project, env: dict[str, str], tmp_path: Path
+) -> None:
+    import redis
+
+    queue = f"template-idem-{uuid.uuid4().hex[:12]}"
+    env = {
+        **env,
+        "CELERY_BROKER_URL": TEST_REDIS_URL,
+        "CELERY_RESULT_BACKEND": TEST_REDIS_URL,
+        "CELERY_TASK_QUEUE": queue,
+    }
+    key, body = str(uuid.uuid4()), {"numbers": [1, 2, 3]}
+    start = threading.Barrier(REQUESTS)
+    broker = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        with serve_many(project, 2, tmp_path, **env) as started:
+            urls = [server.url for server in started]
+
+            def post(n: int) -> httpx.Response:
+                with httpx.Client(timeout=30) as client:
+                    start.wait()
+                    return client.post(
+                        f"{urls[n % 2]}/api/v1/jobs", json=body, headers={"Idempotency-Key": key}
+                    )
+
+            with ThreadPoolExecutor(REQUESTS) as pool:
+                responses = list(pool.map(post, range(REQUESTS)))
+            queued = broker.llen(queue)  # no worker runs: every job published is still there
+    finally:
+        broker.delete(queue)
+        broker.close()
+    accepted = [response for response in responses if response.status_code == 202]
+    assert {response.status_code for response in responses} <= {202, 409}
+    assert len({response.json()["id"] for response in accepted}) == 1
+    assert len([r for r in accepted if "idempotent-replayed" not in r.headers]) == 1
+    assert queued == 1
