@@ -3,6 +3,7 @@ processes, exactly one item, whichever store the answers give (the database, Red
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,8 +24,12 @@ REQUESTS = 20
 @pytest.fixture
 def env(project: Project, tmp_path: Path) -> Iterator[dict[str, str]]:
     """A migrated database of the test's own (and a fresh Redis prefix) for its processes."""
-    with postgres_database("idem") as postgresql, redis_prefix() as prefix:
-        url = postgresql if project.facts.is_postgresql else f"sqlite+aiosqlite:///{tmp_path}/i.db"
+    with contextlib.ExitStack() as stack:
+        prefix = stack.enter_context(redis_prefix())
+        if project.facts.is_postgresql:
+            url = stack.enter_context(postgres_database("idem"))
+        else:
+            url = f"sqlite+aiosqlite:///{tmp_path}/items.db"
         run([str(BIN / "alembic"), "upgrade", "head"], project.path, clean_env(DATABASE_URL=url))
         yield {
             "DATABASE_URL": url,
