@@ -252,6 +252,11 @@ class Facts:
     has_redis_rate_limit: bool  # the rate limit counters are shared through Redis
     needs_redis_client: bool  # the project's own code imports redis-py
     caches_items: bool  # GET /api/v1/items/{id} is cached
+    # Idempotency-Key on POST /api/v1/items and /api/v1/jobs (idempotency/): where the keys can
+    # be shared by every process, in Redis (the project's Redis client) else in the database
+    has_idempotency: bool
+    idempotency_store: str  # "redis", "database", "" without idempotency
+    idempotency_in_database: bool  # table idempotency_keys (migration 0004)
     has_worker: bool
     broker: str  # "" without a worker
     has_websockets: bool
@@ -351,6 +356,9 @@ def derive(answers: dict[str, Any]) -> Facts:
         has_redis_rate_limit=answers["rate_limit"] == "redis",
         needs_redis_client=_needs_redis_client(partial),
         caches_items=answers["cache"] != "none" and database != "none",
+        has_idempotency=_idempotency_store(partial) != "",
+        idempotency_store=_idempotency_store(partial),
+        idempotency_in_database=_idempotency_store(partial) == "database",
         has_worker=has_worker,
         broker=broker,
         has_websockets=answers["websockets"] != "none",
@@ -606,6 +614,22 @@ def _needs_redis_client(answers: dict[str, Any]) -> bool:
     return "redis" in (answers["cache"], answers["rate_limit"])
 
 
+def _idempotency_store(answers: dict[str, Any]) -> str:
+    """Where the Idempotency-Key records live: shared by every process or not offered at all.
+
+    Redis where the project has its Redis client, else the database; a project with neither (a
+    job queue alone) has no idempotency module: keys kept in one process's memory would let a
+    retry that reaches another worker do the work twice, the very thing the header promises not.
+    """
+    if answers["database"] == "none" and answers["worker"] != "celery":
+        return ""  # neither POST /api/v1/items nor POST /api/v1/jobs
+    if _needs_redis_client(answers):
+        return "redis"
+    if _database(answers):
+        return "database"
+    return ""
+
+
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     # Depends(..., scope="function") closes the session before the response is sent;
     # fastapi.routing.iter_route_contexts gives the metrics their route templates.
@@ -709,6 +733,7 @@ MIGRATIONS: tuple[tuple[str, Any], ...] = (
     ("0001", _database),
     ("0002", _database),  # list indexes: items (owner_id, id), the trigram name search
     ("0003", _email),  # account tokens, users.email_verified_at
+    ("0004", lambda a: _idempotency_store(a) == "database"),  # idempotency_keys
 )
 
 

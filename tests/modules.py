@@ -83,6 +83,14 @@ MODULE_PATHS: dict[str, list[str]] = {
         "src/{pkg}/jobs/routes.py",
         "tests/test_jobs.py",
     ],
+    "has_idempotency": [
+        "src/{pkg}/idempotency/__init__.py",
+        "src/{pkg}/idempotency/dependency.py",
+        "src/{pkg}/idempotency/settings.py",
+        "src/{pkg}/idempotency/store.py",
+        "tests/test_idempotency.py",
+    ],
+    "idempotency_in_database": ["migrations/versions/0004_idempotency_keys.py"],
     "has_websockets": [
         "src/{pkg}/realtime/__init__.py",
         "src/{pkg}/realtime/hub.py",

@@ -172,6 +172,32 @@ def test_redis_backend_facts() -> None:
 
 
 @pytest.mark.parametrize(
+    ("overrides", "store"),
+    [
+        ({"database": "sqlite"}, "database"),
+        ({"database": "postgresql", "cache": "memory", "rate_limit": "memory"}, "database"),
+        ({"database": "sqlite", "cache": "redis"}, "redis"),
+        ({"database": "postgresql", "rate_limit": "redis"}, "redis"),
+        ({"worker": "celery", "broker": "redis", "cache": "redis"}, "redis"),
+        # Redis for the WebSockets or the broker only: no Redis client of the project's own
+        ({"worker": "celery", "broker": "redis", "database": "sqlite"}, "database"),
+        # a job queue alone, no shared store: no idempotency rather than one process's memory
+        ({"worker": "celery", "broker": "rabbitmq"}, ""),
+        ({"worker": "celery", "broker": "redis", "websockets": "redis"}, ""),
+        # neither POST route exists
+        ({"cache": "redis"}, ""),
+        ({}, ""),
+    ],
+)
+def test_idempotency_store(overrides: dict[str, Any], store: str) -> None:
+    derived = derive(**overrides)
+    assert derived.idempotency_store == store
+    assert derived.has_idempotency == (store != "")
+    assert derived.idempotency_in_database == (store == "database")
+    assert ("0004" in derived.down_revisions) == (store == "database")
+
+
+@pytest.mark.parametrize(
     ("overrides", "runtime", "dev"),
     [
         ({"worker": "celery", "broker": "redis"}, {"celery[redis]>=5.5"}, {"celery-types>=0.23"}),
