@@ -408,7 +408,11 @@ def test_alembic_autogenerate_is_silent_and_clean(
     (path / "src" / pkg / "widgets.py").write_text(WIDGET_MODEL.format(pkg=pkg))
     env_py = path / "migrations" / "env.py"
     text = env_py.read_text()
-    text = text.replace("MODELS = (Item,)", "MODELS = (Item, Widget)")
+    # The user's model joins the template's (the tuple follows the answers).
+    models = re.search(r"^MODELS = \((.*)\)$", text, flags=re.MULTILINE)
+    assert models, text
+    names = [name.strip() for name in models.group(1).split(",") if name.strip()]
+    text = text.replace(models.group(0), f"MODELS = ({', '.join([*names, 'Widget'])})")
     text = re.sub(
         rf"^(from {pkg}\.settings import .*)$",
         rf"\1\nfrom {pkg}.widgets import Widget",
