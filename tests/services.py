@@ -76,3 +76,24 @@ def service_env(answers: dict[str, Any]) -> Iterator[dict[str, str]]:
             # Rendered tests write under a random key prefix of their own and delete it after.
             env["TEST_REDIS_URL"] = "redis://127.0.0.1:6379/7"
         yield env
+
+
+def delete_celery_queue(broker: str, redis_url: str, amqp_url: str, queue: str) -> None:
+    """What a test's Celery run on `queue` left on the machine's broker: on Redis the queue's
+    keys and bindings, results and accepted-id markers; on RabbitMQ the queue and its exchange."""
+    if broker == "redis":
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        stale = [*client.scan_iter(f"*{queue}*"), *client.scan_iter("*job-*")]
+        stale += list(client.scan_iter("celery-task-meta-*"))
+        if stale:
+            client.delete(*stale)
+        client.close()
+    else:
+        from kombu import Connection
+
+        with Connection(amqp_url) as connection:
+            channel = connection.channel()
+            channel.queue_delete(queue)
+            channel.exchange_delete(queue)

@@ -29,7 +29,7 @@ from tests.auth import auth_env, auth_headers
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.otlp import Span, is_database_span, is_redis_span, otlp_receiver
 from tests.servers import celery_worker, free_port, serve, servers
-from tests.services import TEST_REDIS_URL, postgres_database, redis_prefix
+from tests.services import TEST_REDIS_URL, delete_celery_queue, postgres_database, redis_prefix
 
 pytestmark = pytest.mark.parametrize(
     "project",
@@ -74,26 +74,7 @@ def env(project: Project, tmp_path: Path) -> Iterator[dict[str, str]]:
         else:
             values |= {"CELERY_BROKER_URL": AMQP_URL, "CELERY_RESULT_BACKEND": "rpc://"}
         yield values
-        _delete_queue(project, queue)
-
-
-def _delete_queue(project: Project, queue: str) -> None:
-    if project.facts.broker == "redis":
-        import redis
-
-        client = redis.Redis.from_url(CELERY_REDIS_URL)
-        stale = [*client.scan_iter(f"*{queue}*"), *client.scan_iter("*job-*")]
-        stale += list(client.scan_iter("celery-task-meta-*"))
-        if stale:
-            client.delete(*stale)
-        client.close()
-    else:
-        from kombu import Connection
-
-        with Connection(AMQP_URL) as connection:
-            channel = connection.channel()
-            channel.queue_delete(queue)
-            channel.exchange_delete(queue)
+        delete_celery_queue(project.facts.broker, CELERY_REDIS_URL, AMQP_URL, queue)
 
 
 def _log_lines(output: str) -> list[dict[str, Any]]:

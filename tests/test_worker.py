@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import Project, answer_set_params
 from tests.servers import Server, celery_worker, serve
+from tests.services import delete_celery_queue
 
 pytestmark = pytest.mark.parametrize(
     "project", answer_set_params(["celery-redis", "celery-rabbitmq"]), indirect=True
@@ -38,23 +39,7 @@ def celery_env(project: Project) -> Iterator[dict[str, str]]:
         env = {"CELERY_BROKER_URL": AMQP_URL, "CELERY_RESULT_BACKEND": "rpc://"}
     env["CELERY_TASK_QUEUE"] = queue
     yield env
-    if project.facts.broker == "redis":
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        # queue keys, bindings, results and accepted-id markers of this run only
-        stale = [*client.scan_iter(f"*{queue}*"), *client.scan_iter("*job-*")]
-        stale += list(client.scan_iter("celery-task-meta-*"))
-        if stale:
-            client.delete(*stale)
-        client.close()
-    else:
-        from kombu import Connection
-
-        with Connection(AMQP_URL) as connection:
-            channel = connection.channel()
-            channel.queue_delete(queue)
-            channel.exchange_delete(queue)
+    delete_celery_queue(project.facts.broker, REDIS_URL, AMQP_URL, queue)
 
 
 def wait_for_job(server: Server, job_id: str) -> tuple[list[str], dict[str, Any]]:
