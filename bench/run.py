@@ -255,6 +255,15 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
         "PORT": str(project_port),
         "WORKERS": "1",
         "PROMETHEUS_MULTIPROC_DIR": "",
+        # Production refuses a mail relay on localhost and example.com links; the bench sends
+        # no mail (nobody registers), it only has to start.
+        "SMTP_HOST": "smtp.bench.invalid",
+        "SMTP_FROM": "bench@bench.invalid",
+        "PASSWORD_RESET_URL": "https://bench.invalid/reset-password?token={token}",
+        "EMAIL_VERIFY_URL": "https://bench.invalid/verify-email?token={token}",
+        # The rows compare the project's structure with the bare app's: no spans are made
+        # (the tracing rows switch it on, against a local receiver).
+        "OTEL_SDK_DISABLED": "true",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR")
     subprocess.run([PYTHON, "-m", "alembic", "upgrade", "head"], cwd=project, env=env,

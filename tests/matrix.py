@@ -49,8 +49,26 @@ def _compiled(template: str) -> jinja2.Template:
     return _env.from_string(template)
 
 
+@cache
+def _variables(template: str) -> tuple[str, ...]:
+    """The answers `template` reads (the facts' functions it calls are pure)."""
+    names = jinja2.meta.find_undeclared_variables(_env.parse(template))
+    return tuple(sorted(name for name in names if name not in _env.globals))
+
+
+_rendered: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
 def _render(template: str, context: dict[str, Any]) -> str:
-    return _compiled(template).render(**context).strip()
+    """`template` rendered with `context`, remembered by the values of the answers it reads:
+    the matrix asks the same `when` and validator of hundreds of thousands of answer sets."""
+    try:
+        key = (template, tuple(repr(context[name]) for name in _variables(template)))
+    except KeyError:  # an answer not given yet: StrictUndefined says which
+        return _compiled(template).render(**context).strip()
+    if (text := _rendered.get(key)) is None:
+        text = _rendered[key] = _compiled(template).render(**context).strip()
+    return text
 
 
 def _truthy(text: str) -> bool:

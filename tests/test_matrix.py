@@ -69,26 +69,3 @@ def test_matrix_honours_copier_yml() -> None:
             assert answers["broker"] == "redis"
         if answers["auth"] != "password":
             assert answers["email"] == "none"  # hidden by `when`: at its default
-
-
-def test_covering_arrays_cover_every_reachable_combination() -> None:
-    """Every pair and every triple of values that some valid answer set holds is in the
-    pairwise and in the 3-wise array (one pass over the valid sets for both)."""
-    import itertools
-
-    def tuples(answers: dict[str, Any], strength: int) -> set[Any]:
-        items = sorted((k, repr(answers[k])) for k in matrix.VARIED)
-        return set(itertools.combinations(items, strength))
-
-    reachable: dict[int, set[Any]] = {2: set(), 3: set()}
-    for f in matrix.functional_combinations():
-        for o in matrix.other_combinations():
-            combined = matrix.shown({**f, **{k: o[k] for k in matrix.OTHER}})
-            if matrix.is_valid(combined):
-                for strength, found in reachable.items():
-                    found |= tuples(combined, strength)
-    for strength, found in reachable.items():
-        covered: set[Any] = set()
-        for answers in matrix.covering_array(strength):
-            covered |= tuples(answers, strength)
-        assert found <= covered, strength
