@@ -255,7 +255,7 @@ class Facts:
     # Idempotency-Key on POST /api/v1/items and /api/v1/jobs (idempotency/): where the keys can
     # be shared by every process, in Redis (the project's Redis client) else in the database
     has_idempotency: bool
-    idempotency_store: str  # "redis", "database", "" without idempotency
+    idempotency_store: str  # "redis", "database", "memory" (a job queue alone), "" without
     idempotency_in_database: bool  # table idempotency_keys (migration 0004)
     has_worker: bool
     broker: str  # "" without a worker
@@ -615,11 +615,14 @@ def _needs_redis_client(answers: dict[str, Any]) -> bool:
 
 
 def _idempotency_store(answers: dict[str, Any]) -> str:
-    """Where the Idempotency-Key records live: shared by every process or not offered at all.
+    """Where the Idempotency-Key records live ("" where neither POST route exists).
 
-    Redis where the project has its Redis client, else the database; a project with neither (a
-    job queue alone) has no idempotency module: keys kept in one process's memory would let a
-    retry that reaches another worker do the work twice, the very thing the header promises not.
+    Redis where the project has its Redis client, else the database, both shared by every
+    process; a project with neither (a job queue alone) keeps them in the API process's memory:
+    the contract gives POST /api/v1/jobs the header. On RabbitMQ its `rpc://` job results
+    already answer only the process that sent the job; on either broker a retry that reaches
+    another API process runs again, which its docs say, with the remedy (a Redis cache or rate
+    limit, or a database, moves the keys there).
     """
     if answers["database"] == "none" and answers["worker"] != "celery":
         return ""  # neither POST /api/v1/items nor POST /api/v1/jobs
@@ -627,7 +630,7 @@ def _idempotency_store(answers: dict[str, Any]) -> str:
         return "redis"
     if _database(answers):
         return "database"
-    return ""
+    return "memory"
 
 
 RUNTIME_DEPENDENCIES: tuple[tuple[str, Any], ...] = (

@@ -157,14 +157,14 @@ with backoff) when worker = celery; a failure of the relay is logged with the re
 | GET /api/v1/jobs/{id} | worker = celery | a failed job: `{"id", "status": "failure", "result": null, "error"}`, `error` a `JobFailedError`'s message, a fixed sentence for a time limit or a lost worker, else the exception's type; never a traceback or an exception's own message. Other states carry no `error` key |
 | `python -m <pkg> beat` (`make beat`) | worker = celery | Celery beat with the project's schedule (`worker/schedule.py`); run one (compose `beat`, Kubernetes `<slug>-beat` with one replica and `Recreate`). A second beat does not run a tick twice: each tick is claimed on the broker first |
 """,
-    # Not a question of its own: on with a database, or a worker where the project has Redis.
-    "database": """### `Idempotency-Key` (`database != none`, or `worker=celery` with `cache` or `rate_limit` on Redis)
+    # Not a question of its own: on with a database or a worker.
+    "database": """### `Idempotency-Key` (`database != none` or `worker=celery`)
 
 | variable | when | meaning |
 |---|---|---|
 | IDEMPOTENCY_TTL_SECONDS | has_idempotency | seconds a key's first response is replayed for (86400) |
 | IDEMPOTENCY_LOCK_SECONDS | has_idempotency | seconds a key stays in flight at most, when its process died (60) |
-| IDEMPOTENCY_STORE_TIMEOUT | has_idempotency | seconds a look-up of a key may take (2.0) |
+| IDEMPOTENCY_STORE_TIMEOUT | idempotency_store != memory | seconds a look-up of a key may take (2.0) |
 | IDEMPOTENCY_KEY_PREFIX | idempotency_store = redis | prefix of the keys in Redis (`<slug>:idempotency:`) |
 
 | route | when | behaviour |
@@ -172,8 +172,10 @@ with backoff) when worker = celery; a failure of the relay is logged with the re
 | POST /api/v1/items, POST /api/v1/jobs | has_idempotency (items: database; jobs: worker) | optional header `Idempotency-Key` (1-255 visible ASCII, else 422 `validation_error`), scoped per caller and route: the same key and body (canonical JSON) within the window replay the first successful response (status, body, `Location`) with `Idempotent-Replayed: true` and no second execution; another body 422 `idempotency_key_reused`; while the first is in flight 409 `idempotency_key_in_flight` with `Retry-After`; a store that does not answer 503 with `Retry-After`; an error response frees the key |
 
 Stored in Redis where the project has its Redis client (`needs_redis_client`), else in the
-database (table `idempotency_keys`, revision 0004). A project with a worker and neither has no
-such header: per-process memory would not hold across workers.
+database (table `idempotency_keys`, revision 0004). A project with a worker and neither (a job
+queue alone) keeps the keys in the API process's memory (`idempotency_store = memory`): they
+hold within one API process; a retry that reaches another process runs again. A Redis cache or
+rate limit, or a database, moves them where every process shares them.
 """,
     "admin": """### `admin=true` (with `auth=password`)
 

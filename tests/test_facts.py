@@ -181,9 +181,9 @@ def test_redis_backend_facts() -> None:
         ({"worker": "celery", "broker": "redis", "cache": "redis"}, "redis"),
         # Redis for the WebSockets or the broker only: no Redis client of the project's own
         ({"worker": "celery", "broker": "redis", "database": "sqlite"}, "database"),
-        # a job queue alone, no shared store: no idempotency rather than one process's memory
-        ({"worker": "celery", "broker": "rabbitmq"}, ""),
-        ({"worker": "celery", "broker": "redis", "websockets": "redis"}, ""),
+        # a job queue alone, no shared store: the API process's memory
+        ({"worker": "celery", "broker": "rabbitmq"}, "memory"),
+        ({"worker": "celery", "broker": "redis", "websockets": "redis"}, "memory"),
         # neither POST route exists
         ({"cache": "redis"}, ""),
         ({}, ""),

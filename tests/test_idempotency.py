@@ -1,5 +1,7 @@
 """Idempotency-Key against real uvicorn processes: one key, 20 concurrent POSTs spread over two
-processes, exactly one item, whichever store the answers give (the database, Redis)."""
+processes, exactly one item, whichever shared store the answers give (the database, Redis); and
+a job queue alone, whose keys live in its one API process.
+"""
 
 from __future__ import annotations
 
@@ -165,4 +167,59 @@ def test_one_key_queues_one_job_across_two_processes(
     assert {response.status_code for response in responses} <= {202, 409}
     assert len({response.json()["id"] for response in accepted}) == 1
     assert len([r for r in accepted if "idempotent-replayed" not in r.headers]) == 1
+    assert queued == 1
+
+
+@pytest.mark.parametrize("project", answer_set_params(["celery-redis"]), indirect=True)
+def test_a_job_queue_alone_queues_one_job_per_key_in_its_process(
+    project: Project, tmp_path: Path
+) -> None:
+    """Neither a database nor the project's Redis client: the keys live in the API process's
+    memory (the documented one-process promise), still one job for 20 concurrent POSTs."""
+    import redis
+
+    assert project.facts.idempotency_store == "memory"
+    queue = f"template-idem-{uuid.uuid4().hex[:12]}"
+    env = {
+        "CELERY_BROKER_URL": TEST_REDIS_URL,
+        "CELERY_RESULT_BACKEND": TEST_REDIS_URL,
+        "CELERY_TASK_QUEUE": queue,
+    }
+    key, body = str(uuid.uuid4()), {"numbers": [4, 5, 6]}
+    start = threading.Barrier(REQUESTS)
+    broker = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        with serve_many(project, 1, tmp_path, **env) as (server,):
+
+            def post(_: int) -> httpx.Response:
+                with httpx.Client(timeout=30) as client:
+                    start.wait()
+                    return client.post(
+                        f"{server.url}/api/v1/jobs", json=body, headers={"Idempotency-Key": key}
+                    )
+
+            with ThreadPoolExecutor(REQUESTS) as pool:
+                responses = list(pool.map(post, range(REQUESTS)))
+            with httpx.Client(timeout=10) as client:
+                again = client.post(
+                    f"{server.url}/api/v1/jobs", json=body, headers={"Idempotency-Key": key}
+                )
+                other = client.post(
+                    f"{server.url}/api/v1/jobs",
+                    json={"numbers": [7]},
+                    headers={"Idempotency-Key": key},
+                )
+            queued = broker.llen(queue)  # no worker runs: every job published is still there
+    finally:
+        broker.delete(queue)
+        broker.close()
+    accepted = [response for response in responses if response.status_code == 202]
+    assert {response.status_code for response in responses} <= {202, 409}, [
+        (r.status_code, r.text) for r in responses
+    ]
+    assert len({response.json()["id"] for response in accepted}) == 1
+    assert len([r for r in accepted if "idempotent-replayed" not in r.headers]) == 1
+    assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == accepted[0].json()
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     assert queued == 1
