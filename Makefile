@@ -50,9 +50,10 @@ test-full: venv ## tier 1 of the answer matrix (about a thousand sets), then tes
 
 # Every preset rendered at every earlier release tag (and the first commit with its answers),
 # edited as a user would, updated to this working tree in a temporary clone; the project's
-# tests run after each update.
+# tests run after each update. tests/test_answer_migrations.py: a real 0.1.0 answers file through
+# a release that renames and removes questions.
 test-update-history: venv system services ## copier update of every preset from every earlier release, in a temporary clone
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m full -q tests/test_update_history.py
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m full -q tests/test_update_history.py tests/test_answer_migrations.py
 
 # Serial: the cases measure recovery times and latencies, which other tests on the same cores
 # would distort. Private PostgreSQL and Redis servers; the machine's RabbitMQ.
