@@ -253,14 +253,93 @@ def test_the_template_repository_dependabot_updates_every_pins_file() -> None:
     path = ROOT / ".github" / "dependabot.yml"
     cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(path)]
     run(cmd, ROOT, clean_env())
-    run(zizmor(ROOT / ".github"), ROOT, clean_env())
-    run(zizmor(ROOT / "pins"), ROOT, clean_env())
+    assert "No findings to report" in run(zizmor(ROOT / "pins"), ROOT, clean_env())
     config = yaml.safe_load(path.read_text())
-    ecosystems = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
-    assert ecosystems == {("github-actions", "/pins"), ("docker", "/pins"), ("pip", "/pins")}
+    ecosystems = {
+        (u["package-ecosystem"], directory)
+        for u in config["updates"]
+        for directory in u.get("directories", [u.get("directory")])
+    }
+    assert ecosystems == {
+        ("github-actions", "/pins"),
+        ("github-actions", "/"),  # this repository's own workflows, in the same group
+        ("docker", "/pins"),
+        ("pip", "/pins"),
+        ("pip", "/"),  # pyproject.toml: the template's tools and the rendered union
+    }
     for update in config["updates"]:
         assert update["cooldown"]["default-days"] >= 7
         assert update["schedule"]["interval"] == "weekly"
+        # One pull request a week per entry: every update falls in its one group
+        (group,) = update["groups"].values()
+        assert group["patterns"] == ["*"]
+
+
+# --------------------------------------------------------------------------------------------
+# The template repository's own CI (.github/workflows/), for the template's users who fork it
+# --------------------------------------------------------------------------------------------
+TEMPLATE_WORKFLOWS = sorted((ROOT / WORKFLOWS).glob("*.yml"))
+IMAGE = re.compile(r"^\s*image:\s*(?P<value>\S+)\s*$", re.MULTILINE)
+# The service containers of the template's CI: the backing services of pins/Dockerfile
+SERVICE_OF_CONTAINER = {"postgres": "postgresql", "redis": "redis", "rabbitmq": "rabbitmq"}
+
+
+def test_the_template_repository_workflows_validate_and_zizmor_finds_nothing() -> None:
+    assert [path.name for path in TEMPLATE_WORKFLOWS] == ["ci.yml"]
+    cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+    run([*cmd, *map(str, TEMPLATE_WORKFLOWS)], ROOT, clean_env())
+    output = run(zizmor(ROOT / ".github"), ROOT, clean_env())
+    assert "No findings to report" in output, output
+
+
+def test_the_template_repository_workflow_checks_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / ".github"
+    shutil.copytree(ROOT / ".github", bad)
+    ci = bad / "workflows" / "ci.yml"
+    pinned = facts.action_pins()["actions/checkout"]
+    assert pinned in ci.read_text()
+    ci.write_text(ci.read_text().replace(pinned, "actions/checkout@v5"))
+    assert tool_fails(zizmor(bad), tmp_path)
+    ci.write_text(ci.read_text().replace("runs-on:", "runs_on:"))
+    cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+    assert tool_fails([*cmd, str(ci)], tmp_path)
+
+
+def test_the_template_repository_workflow_takes_every_pin_from_pins() -> None:
+    """The one place: the actions' commits of pins/action.yml, the images of pins/Dockerfile."""
+    pins = facts.action_pins()
+    for path in TEMPLATE_WORKFLOWS:
+        text = path.read_text()
+        values = USES.findall(text)
+        assert values, path
+        for value in values:
+            match = PINNED.match(value)
+            assert match, f"{path.name}: {value} is not pinned by commit"
+            assert value == pins[match["name"]], f"{path.name}: {value} is not pins/action.yml's"
+        workflow = yaml.safe_load(text)
+        for job in workflow["jobs"].values():
+            for container, service in job.get("services", {}).items():
+                expected = facts.SERVICE_IMAGES[SERVICE_OF_CONTAINER[container]]
+                assert service["image"] == expected, f"{path.name}: {container}"
+        images = IMAGE.findall(text)
+        assert set(images) <= set(facts.IMAGES.values()), images
+
+
+def test_the_template_repository_workflow_runs_the_suite_on_its_services() -> None:
+    workflow = yaml.safe_load((ROOT / WORKFLOWS / "ci.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    assert {"push", "pull_request", "workflow_dispatch"} <= set(workflow[True])
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest"
+    # The suite's services on 127.0.0.1 (PostgreSQL's user postgres without a password)
+    ports = {name: service["ports"] for name, service in job["services"].items()}
+    assert ports == {"postgres": ["5432:5432"], "redis": ["6379:6379"], "rabbitmq": ["5672:5672"]}
+    assert job["services"]["postgres"]["env"] == {"POSTGRES_HOST_AUTH_METHOD": "trust"}
+    checkout = job["steps"][0]
+    assert checkout["uses"] == facts.action_pins()["actions/checkout"].split(" # ")[0]
+    assert checkout["with"]["persist-credentials"] is False
+    assert checkout["with"]["fetch-depth"] == 0  # the release tags the update tests render from
+    assert job["steps"][-1]["run"] == "bash .ci/run"
 
 
 # --------------------------------------------------------------------------------------------
