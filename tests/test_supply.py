@@ -4,14 +4,14 @@ zizmor runs offline on every rendered workflow and Dependabot config of every an
 ci=github and reports nothing; every action is pinned by commit from the one place of pins
 (pins/, read by extensions/facts.py); the audit job's commands (pip-audit against the lock, the
 CycloneDX SBOM of the image's packages) run here on a locked project with the suite's copies of
-the tools, pip-audit in dry-run (its advisory databases are not reachable from the suite); the
+the tools, offline (the lock from the wheelhouse of `make test`, pip-audit in dry-run: its
+advisory databases are not reachable from the suite, the generated CI queries them); the
 template-update workflow's conflict steps run for real.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,14 +21,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import BIN, Project, clean_env, run
+from tests.conftest import BIN, Project, clean_env, offline_installs, run
 from tests.facts import facts
 from tests.paths import ROOT, TEMPLATE
 from tests.test_deploy import sets_where, tool_fails
 from tests.test_update import git
 
 WORKFLOWS = ".github/workflows"
-NETWORK_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
 USES = re.compile(r"^\s*-?\s*uses:\s*(?P<value>.+?)\s*$", re.MULTILINE)
 PINNED = re.compile(
     r"^(?P<name>[\w.-]+/[\w.-]+)@(?P<commit>[0-9a-f]{40}) # (?P<version>v\d+\.\d+\.\d+)$"
@@ -148,11 +147,9 @@ def test_audit_and_sbom_commands_run_on_the_lock(project: Project, tmp_path: Pat
     path = tmp_path / "locked"
     shutil.copytree(project.path, path)
     env = clean_env()
-    # `uv lock` resolves against PyPI, as `make lock` does (test_bare_machine.py, the container
-    # tier): the machine's CA and proxy settings pass through. A `uv pip install` cache is not
-    # enough for `uv lock --offline` (it needs every candidate's metadata).
-    network = {key: os.environ[key] for key in NETWORK_VARIABLES if key in os.environ}
-    run([str(BIN / "uv"), "lock", "--quiet"], path, {**env, **network})
+    # `uv lock`, as `make lock` does, offline from the wheelhouse `make test` makes beforehand
+    # (.ci/wheelhouse locks this preset once, so its cache holds every candidate's metadata)
+    run([str(BIN / "uv"), "lock", "--quiet"], path, {**env, **offline_installs()})
     workflow = path / WORKFLOWS / "ci.yml"
     tools = facts.CI_TOOLS
 
