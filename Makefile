@@ -14,7 +14,7 @@ PORT ?= 8000
 # The demo runs the template's tools from any directory (DEMO_DIR may be absolute).
 TOOLS := $(abspath $(BIN))
 
-.PHONY: help venv system services test test-full test-fast test-fuzz test-faults test-update-history test-docker bench demo clean
+.PHONY: help venv wheelhouse system services test test-full test-fast test-fuzz test-faults test-update-history test-docker bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,13 +32,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/uv
 
 venv: $(VENV)/.installed ## create .venv with everything the tests need
 
+# What the tests that install a rendered project as its user does read offline (pip's uv wheel,
+# a uv cache with copier and the defaults' and everything preset's packages): made here, from
+# PyPI, so nothing downloads at test time. Again when the rendered dependencies may change.
+$(VENV)/wheelhouse/.made: pyproject.toml copier.yml extensions/facts.py template/pyproject.toml.jinja presets/defaults.yml presets/everything.yml .ci/wheelhouse | $(VENV)/.installed
+	bash .ci/wheelhouse $(VENV)/wheelhouse $(BIN)
+	touch $@
+
+wheelhouse: $(VENV)/wheelhouse/.made ## the packages tests/test_bare_machine.py and the audit test install offline (.ci/wheelhouse)
+
 system: ## install the system packages the tests need (Chromium, psql) when missing
 	bash .ci/system
 
 services: ## start PostgreSQL, Redis and RabbitMQ on 127.0.0.1 when they are down
 	bash .ci/services
 
-test: venv system services ## the whole template test suite (but tier 1, the fault tier and the container tier)
+test: venv wheelhouse system services ## the whole template test suite (but tier 1, the fault tier and the container tier)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full and not docker and not faults" tests
 
 test-full: venv ## tier 1 of the answer matrix (about a thousand sets), then test-fuzz, the fault tier, the update across history and the container tier
@@ -50,9 +59,10 @@ test-full: venv ## tier 1 of the answer matrix (about a thousand sets), then tes
 
 # Every preset rendered at every earlier release tag (and the first commit with its answers),
 # edited as a user would, updated to this working tree in a temporary clone; the project's
-# tests run after each update.
+# tests run after each update. tests/test_answer_migrations.py: a real 0.1.0 answers file through
+# a release that renames and removes questions.
 test-update-history: venv system services ## copier update of every preset from every earlier release, in a temporary clone
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m full -q tests/test_update_history.py
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m full -q tests/test_update_history.py tests/test_answer_migrations.py
 
 # Serial: the cases measure recovery times and latencies, which other tests on the same cores
 # would distort. Private PostgreSQL and Redis servers; the machine's RabbitMQ.
@@ -93,5 +103,5 @@ demo: venv ## render the defaults into ./demo, test it, serve it on 127.0.0.1:80
 		echo "    Log in with Authorize in Swagger UI: $(DEMO_ADMIN_EMAIL) / $(DEMO_ADMIN_PASSWORD)"; fi
 	cd $(DEMO_DIR) && PYTHONPATH=src $(TOOLS)/python -m uvicorn $$(sed -n 's/^package_name: //p' .copier-answers.yml).main:create_app --factory --host 127.0.0.1 --port $(PORT) --no-access-log --no-server-header --no-proxy-headers
 
-clean: ## remove the virtualenv, the demo and caches
+clean: ## remove the virtualenv (its wheelhouse with it), the demo and caches
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

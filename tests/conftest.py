@@ -30,6 +30,26 @@ _SETTINGS = (
 _SETTINGS.write_text("{}\n")
 os.environ["COPIER_SETTINGS_PATH"] = str(_SETTINGS)
 BIN = Path(sys.executable).parent
+# What `make test` makes before the tests (.ci/wheelhouse, at install time, from PyPI): the uv
+# wheel and a uv cache from which the tests that install a rendered project as its user does
+# (tests/test_bare_machine.py, the audit of tests/test_supply.py) run offline.
+WHEELHOUSE = Path(os.environ.get("TEMPLATE_WHEELHOUSE", BIN.parent / "wheelhouse"))
+
+
+def offline_installs() -> dict[str, str]:
+    """pip and uv from the wheelhouse only: nothing downloads at test time."""
+    if not (WHEELHOUSE / "uv-cache").is_dir() or not list((WHEELHOUSE / "pip").glob("uv-*.whl")):
+        pytest.fail(
+            f"no wheelhouse at {WHEELHOUSE}: `make wheelhouse` (part of `make test`) makes it"
+        )
+    return {
+        "UV_OFFLINE": "1",
+        "UV_CACHE_DIR": str(WHEELHOUSE / "uv-cache"),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(WHEELHOUSE / "pip"),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
 
 
 @functools.cache

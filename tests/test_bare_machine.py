@@ -2,8 +2,10 @@
 copier prints after `copier copy`, run literally, from a fresh virtualenv that has neither uv
 nor copier.
 
-This is the one test that downloads: pip and uv install from PyPI, as the user's do, with
-the machine's own caches (a cold run takes a minute or two more).
+Nothing downloads: pip and uv install from the wheelhouse `make test` makes beforehand
+(.ci/wheelhouse: the uv wheel, and a uv cache holding copier's and the defaults project's
+packages), with `pip --no-index` and `UV_OFFLINE`, as a machine behind a package mirror would.
+The commands are the user's, unchanged.
 `make run` and `make worker` serve until stopped: tests/test_first_contact.py runs `make run`.
 """
 
@@ -16,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import template_source
+from tests.conftest import offline_installs, template_source
 from tests.paths import ROOT
 
 SERVERS = ("make run", "make worker")
@@ -60,16 +62,11 @@ def test_readme_and_next_steps_work_from_a_bare_virtualenv(tmp_path: Path) -> No
     venv = tmp_path / "venv"
     python = Path(sys.base_prefix) / "bin" / "python3"
     subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
-    # The machine's own settings for reaching PyPI (certificates, proxies, pip's index) stay:
-    # they are the machine, not a step.
-    machine = ("SSL_", "PIP_", "REQUESTS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.upper().startswith(machine) or key in ("HOME", "LANG")
-    }
+    # The packages come from the wheelhouse (the machine's settings, not a step): no index
+    env = {key: value for key, value in os.environ.items() if key in ("HOME", "LANG")}
     env.update(
         {
+            **offline_installs(),
             # A login shell's PATH: where uv puts tools, the system; no uv, no copier.
             "PATH": os.pathsep.join([str(tools / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
             "UV_TOOL_DIR": str(tools / "tools"),

@@ -4,14 +4,14 @@ zizmor runs offline on every rendered workflow and Dependabot config of every an
 ci=github and reports nothing; every action is pinned by commit from the one place of pins
 (pins/, read by extensions/facts.py); the audit job's commands (pip-audit against the lock, the
 CycloneDX SBOM of the image's packages) run here on a locked project with the suite's copies of
-the tools, pip-audit in dry-run (its advisory databases are not reachable from the suite); the
+the tools, offline (the lock from the wheelhouse of `make test`, pip-audit in dry-run: its
+advisory databases are not reachable from the suite, the generated CI queries them); the
 template-update workflow's conflict steps run for real.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,14 +21,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import BIN, Project, clean_env, run
+from tests.conftest import BIN, Project, clean_env, offline_installs, run
 from tests.facts import facts
 from tests.paths import ROOT, TEMPLATE
 from tests.test_deploy import sets_where, tool_fails
 from tests.test_update import git
 
 WORKFLOWS = ".github/workflows"
-NETWORK_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY")
 USES = re.compile(r"^\s*-?\s*uses:\s*(?P<value>.+?)\s*$", re.MULTILINE)
 PINNED = re.compile(
     r"^(?P<name>[\w.-]+/[\w.-]+)@(?P<commit>[0-9a-f]{40}) # (?P<version>v\d+\.\d+\.\d+)$"
@@ -148,11 +147,9 @@ def test_audit_and_sbom_commands_run_on_the_lock(project: Project, tmp_path: Pat
     path = tmp_path / "locked"
     shutil.copytree(project.path, path)
     env = clean_env()
-    # `uv lock` resolves against PyPI, as `make lock` does (test_bare_machine.py, the container
-    # tier): the machine's CA and proxy settings pass through. A `uv pip install` cache is not
-    # enough for `uv lock --offline` (it needs every candidate's metadata).
-    network = {key: os.environ[key] for key in NETWORK_VARIABLES if key in os.environ}
-    run([str(BIN / "uv"), "lock", "--quiet"], path, {**env, **network})
+    # `uv lock`, as `make lock` does, offline from the wheelhouse `make test` makes beforehand
+    # (.ci/wheelhouse locks this preset once, so its cache holds every candidate's metadata)
+    run([str(BIN / "uv"), "lock", "--quiet"], path, {**env, **offline_installs()})
     workflow = path / WORKFLOWS / "ci.yml"
     tools = facts.CI_TOOLS
 
@@ -253,14 +250,93 @@ def test_the_template_repository_dependabot_updates_every_pins_file() -> None:
     path = ROOT / ".github" / "dependabot.yml"
     cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(path)]
     run(cmd, ROOT, clean_env())
-    run(zizmor(ROOT / ".github"), ROOT, clean_env())
-    run(zizmor(ROOT / "pins"), ROOT, clean_env())
+    assert "No findings to report" in run(zizmor(ROOT / "pins"), ROOT, clean_env())
     config = yaml.safe_load(path.read_text())
-    ecosystems = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
-    assert ecosystems == {("github-actions", "/pins"), ("docker", "/pins"), ("pip", "/pins")}
+    ecosystems = {
+        (u["package-ecosystem"], directory)
+        for u in config["updates"]
+        for directory in u.get("directories", [u.get("directory")])
+    }
+    assert ecosystems == {
+        ("github-actions", "/pins"),
+        ("github-actions", "/"),  # this repository's own workflows, in the same group
+        ("docker", "/pins"),
+        ("pip", "/pins"),
+        ("pip", "/"),  # pyproject.toml: the template's tools and the rendered union
+    }
     for update in config["updates"]:
         assert update["cooldown"]["default-days"] >= 7
         assert update["schedule"]["interval"] == "weekly"
+        # One pull request a week per entry: every update falls in its one group
+        (group,) = update["groups"].values()
+        assert group["patterns"] == ["*"]
+
+
+# --------------------------------------------------------------------------------------------
+# The template repository's own CI (.github/workflows/), for the template's users who fork it
+# --------------------------------------------------------------------------------------------
+TEMPLATE_WORKFLOWS = sorted((ROOT / WORKFLOWS).glob("*.yml"))
+IMAGE = re.compile(r"^\s*image:\s*(?P<value>\S+)\s*$", re.MULTILINE)
+# The service containers of the template's CI: the backing services of pins/Dockerfile
+SERVICE_OF_CONTAINER = {"postgres": "postgresql", "redis": "redis", "rabbitmq": "rabbitmq"}
+
+
+def test_the_template_repository_workflows_validate_and_zizmor_finds_nothing() -> None:
+    assert [path.name for path in TEMPLATE_WORKFLOWS] == ["ci.yml"]
+    cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+    run([*cmd, *map(str, TEMPLATE_WORKFLOWS)], ROOT, clean_env())
+    output = run(zizmor(ROOT / ".github"), ROOT, clean_env())
+    assert "No findings to report" in output, output
+
+
+def test_the_template_repository_workflow_checks_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / ".github"
+    shutil.copytree(ROOT / ".github", bad)
+    ci = bad / "workflows" / "ci.yml"
+    pinned = facts.action_pins()["actions/checkout"]
+    assert pinned in ci.read_text()
+    ci.write_text(ci.read_text().replace(pinned, "actions/checkout@v5"))
+    assert tool_fails(zizmor(bad), tmp_path)
+    ci.write_text(ci.read_text().replace("runs-on:", "runs_on:"))
+    cmd = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+    assert tool_fails([*cmd, str(ci)], tmp_path)
+
+
+def test_the_template_repository_workflow_takes_every_pin_from_pins() -> None:
+    """The one place: the actions' commits of pins/action.yml, the images of pins/Dockerfile."""
+    pins = facts.action_pins()
+    for path in TEMPLATE_WORKFLOWS:
+        text = path.read_text()
+        values = USES.findall(text)
+        assert values, path
+        for value in values:
+            match = PINNED.match(value)
+            assert match, f"{path.name}: {value} is not pinned by commit"
+            assert value == pins[match["name"]], f"{path.name}: {value} is not pins/action.yml's"
+        workflow = yaml.safe_load(text)
+        for job in workflow["jobs"].values():
+            for container, service in job.get("services", {}).items():
+                expected = facts.SERVICE_IMAGES[SERVICE_OF_CONTAINER[container]]
+                assert service["image"] == expected, f"{path.name}: {container}"
+        images = IMAGE.findall(text)
+        assert set(images) <= set(facts.IMAGES.values()), images
+
+
+def test_the_template_repository_workflow_runs_the_suite_on_its_services() -> None:
+    workflow = yaml.safe_load((ROOT / WORKFLOWS / "ci.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    assert {"push", "pull_request", "workflow_dispatch"} <= set(workflow[True])
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest"
+    # The suite's services on 127.0.0.1 (PostgreSQL's user postgres without a password)
+    ports = {name: service["ports"] for name, service in job["services"].items()}
+    assert ports == {"postgres": ["5432:5432"], "redis": ["6379:6379"], "rabbitmq": ["5672:5672"]}
+    assert job["services"]["postgres"]["env"] == {"POSTGRES_HOST_AUTH_METHOD": "trust"}
+    checkout = job["steps"][0]
+    assert checkout["uses"] == facts.action_pins()["actions/checkout"].split(" # ")[0]
+    assert checkout["with"]["persist-credentials"] is False
+    assert checkout["with"]["fetch-depth"] == 0  # the release tags the update tests render from
+    assert job["steps"][-1]["run"] == "bash .ci/run"
 
 
 # --------------------------------------------------------------------------------------------
