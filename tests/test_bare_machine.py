@@ -16,12 +16,16 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import offline_installs, template_source
 from tests.paths import ROOT
 
 SERVERS = ("make run", "make worker")
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt"]
 
 
 def readme_install_lines() -> list[str]:
@@ -57,7 +61,23 @@ def bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
-def test_readme_and_next_steps_work_from_a_bare_virtualenv(tmp_path: Path) -> None:
+def drop_databases(prefix: str) -> None:
+    """The databases `make db` and the project's tests made on the machine's PostgreSQL."""
+    listed = subprocess.run(
+        [*PSQL, "-c", f"SELECT datname FROM pg_database WHERE datname LIKE '{prefix}%'"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in listed:
+        subprocess.run([*PSQL, "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True)
+
+
+@pytest.mark.parametrize("preset", ["defaults", "everything"])
+def test_readme_and_next_steps_work_from_a_bare_virtualenv(preset: str, tmp_path: Path) -> None:
+    """The defaults, and every module on against the machine's PostgreSQL, Redis and RabbitMQ
+    (the everything-on preset's answers as a data file; its own name, so that the database
+    `make db` creates is this test's)."""
     tools = tmp_path / "uv-tools"  # where `uv tool install` puts copier (~/.local/bin by default)
     venv = tmp_path / "venv"
     python = Path(sys.base_prefix) / "bin" / "python3"
@@ -79,6 +99,7 @@ def test_readme_and_next_steps_work_from_a_bare_virtualenv(tmp_path: Path) -> No
         }
     )
     activate = f"source {venv}/bin/activate\n"
+    package = f"bare_{uuid.uuid4().hex[:8]}"  # the everything-on project's package and database
     for tool in ("uv", "copier"):
         found = bash(activate + f"command -v {tool} || true", tmp_path, env).stdout.strip()
         assert found == "", f"{tool} is already there: {found}"
@@ -92,6 +113,13 @@ def test_readme_and_next_steps_work_from_a_bare_virtualenv(tmp_path: Path) -> No
             # The one substitution: the template's path; --defaults answers as Enter would.
             line = line.replace("<this repository>", str(template_source()))
             line = line.replace("copier copy", "copier copy --defaults", 1)
+            if preset == "everything":
+                line = line.replace(
+                    "copier copy",
+                    f"copier copy --data-file {ROOT / 'presets' / 'everything.yml'}"
+                    f" -d 'project_name=Bare {package[5:]}'",
+                    1,
+                )
         script += line + "\n"
     copied = bash(script, tmp_path, env)
     assert copied.returncode == 0, copied.stdout + copied.stderr
@@ -100,7 +128,14 @@ def test_readme_and_next_steps_work_from_a_bare_virtualenv(tmp_path: Path) -> No
     steps = [step for step in next_steps(message) if step not in SERVERS]
     assert steps[0].startswith("cd "), steps
     assert "make install" in steps and "make test" in steps, steps
-    done = bash(activate + "\n".join(steps), tmp_path, env)  # the same shell, as the user goes on
+    if preset == "everything":
+        assert "make db" in steps and "make migrate" in steps, steps
+    try:
+        done = bash(
+            activate + "\n".join(steps), tmp_path, env
+        )  # the same shell, as the user goes on
+    finally:
+        drop_databases(package)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert re.search(r"\d+ passed", output), output
