@@ -56,6 +56,7 @@ MODULE_PATHS: dict[str, list[str]] = {
         "src/{pkg}/admin/auth.py",
         "src/{pkg}/admin/audit.py",
         "src/{pkg}/admin/csrf.py",
+        "src/{pkg}/admin/filters.py",
         "src/{pkg}/admin/settings.py",
         "src/{pkg}/admin/site.py",
         "src/{pkg}/admin/templates/sqladmin/base.html",
