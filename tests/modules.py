@@ -63,6 +63,7 @@ MODULE_PATHS: dict[str, list[str]] = {
         "src/{pkg}/admin/items.py",
         "src/{pkg}/admin/users.py",
         "tests/test_admin.py",
+        "docs/admin-items.png",  # the README's picture (tests/test_admin_browser.py makes it)
     ],
     "has_cache": ["src/{pkg}/cache.py", "tests/test_cache.py"],
     "caches_items": ["tests/test_items_cache.py"],
