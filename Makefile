@@ -14,7 +14,7 @@ PORT ?= 8000
 # The demo runs the template's tools from any directory (DEMO_DIR may be absolute).
 TOOLS := $(abspath $(BIN))
 
-.PHONY: help venv wheelhouse system services test test-full test-fast test-fuzz test-faults test-update-history test-docker bench demo clean
+.PHONY: help venv wheelhouse system services test test-full test-fast test-fuzz test-faults test-update-history test-docker admin-screenshot bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,12 @@ test-fuzz: venv services ## schemathesis against the tier-3 sets (the presets ru
 # about 10 s. The copier CLI's refusals (tests/test_validators.py) render, and run in make test.
 test-fast: venv ## unit tests of the facts, validator messages, migrations and docs/reference.md (no render)
 	$(BIN)/python -m pytest -p no:xdist tests/test_facts.py tests/test_reference.py
+
+# The rendered README's picture of the back office (admin=true): tests/test_admin_browser.py
+# in Chromium, with UPDATE_ADMIN_SCREENSHOT=1, writes its items-list screenshot over the committed
+# template/{% if has_admin %}docs{% endif %}/admin-items.png. Commit the new picture.
+admin-screenshot: venv system ## refresh the README's picture of the back office (Chromium)
+	UPDATE_ADMIN_SCREENSHOT=1 $(BIN)/python -m pytest -n 0 -q tests/test_admin_browser.py
 
 bench: venv system services ## render times, and the everything-on project against a bare FastAPI app (wrk)
 	$(BIN)/python bench/run.py

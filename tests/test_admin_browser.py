@@ -4,13 +4,17 @@ logs in, lists items, creates one and edits it, deactivates a user; a user witho
 role is refused, and a form post without the CSRF token gets 403. Nothing loads from outside
 the app (no CDN).
 
-The screenshots are kept in `test-artifacts/admin-*.png`.
+The screenshots are kept in `test-artifacts/admin-*.png`. `admin-items.png` is also the picture
+of the rendered README (`docs/admin-items.png`, committed in the template): `make
+admin-screenshot` (UPDATE_ADMIN_SCREENSHOT=1) runs this test and writes it there.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import sys
 import urllib.error
 import urllib.parse
@@ -21,23 +25,38 @@ import pytest
 
 from tests.answers import answers
 from tests.conftest import clean_env, render, run
+from tests.paths import TEMPLATE
 from tests.servers import servers
 from tests.test_browser import ARTIFACTS, CHROMIUM
 
 pytestmark = pytest.mark.xdist_group("browser")
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "a-long-admin-password-for-tests"
 USER_EMAIL, USER_PASSWORD = "user@example.com", "a-long-user-password-for-tests"
+# The README's picture: the items list at this window size (a small PNG, test_render checks it).
+README_SCREENSHOT = TEMPLATE / "{% if has_admin %}docs{% endif %}" / "admin-items.png"
+SCREENSHOT_WIDTH, SCREENSHOT_HEIGHT = 1600, 470
+SCREENSHOT_MAX_BYTES = 150_000
+
+
+def call(
+    url: str, data: dict[str, str], *, as_json: bool = False, token: str | None = None
+) -> tuple[int, bytes]:
+    body = json.dumps(data).encode() if as_json else urllib.parse.urlencode(data).encode()
+    headers = {
+        "Content-Type": "application/json" if as_json else "application/x-www-form-urlencoded"
+    }
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, body, headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def post(url: str, data: dict[str, str], *, as_json: bool = False) -> int:
-    body = json.dumps(data).encode() if as_json else urllib.parse.urlencode(data).encode()
-    kind = "application/json" if as_json else "application/x-www-form-urlencoded"
-    request = urllib.request.Request(url, body, {"Content-Type": kind}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
+    return call(url, data, as_json=as_json)[0]
 
 
 def test_admin_in_chromium(tmp_path: Path) -> None:
@@ -68,6 +87,19 @@ def test_admin_in_chromium(tmp_path: Path) -> None:
             as_json=True,
         )
         assert registered == 201
+        # An item of the user's, through the API: the owner filter has two owners to tell apart.
+        status, body = call(
+            f"{base}/api/v1/auth/token", {"username": USER_EMAIL, "password": USER_PASSWORD}
+        )
+        assert status == 200
+        user_token = json.loads(body)["access_token"]
+        status, _ = call(
+            f"{base}/api/v1/items",
+            {"name": "owned-by-the-user", "description": "made through the API"},
+            as_json=True,
+            token=user_token,
+        )
+        assert status == 201
         ARTIFACTS.mkdir(exist_ok=True)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -117,7 +149,28 @@ def test_admin_in_chromium(tmp_path: Path) -> None:
             page.wait_for_url(f"{base}/admin/item/list", timeout=15_000)
             row = page.locator("tr", has_text="made-in-chromium")
             assert row.count() == 1
-            page.screenshot(path=str(ARTIFACTS / "admin-items.png"), full_page=True)
+            screenshot = ARTIFACTS / "admin-items.png"
+            page.set_viewport_size({"width": SCREENSHOT_WIDTH, "height": SCREENSHOT_HEIGHT})
+            page.screenshot(path=str(screenshot))
+            assert screenshot.stat().st_size < SCREENSHOT_MAX_BYTES
+            if os.environ.get("UPDATE_ADMIN_SCREENSHOT") == "1":
+                shutil.copyfile(screenshot, README_SCREENSHOT)
+
+            # Filters: the user's items by the owner's e-mail (the sidebar's form), then those
+            # of the last day as well (the "Created" lookup; the owner filter is kept).
+            owner = page.locator("form.filter-form", has=page.locator("input[name=owner]"))
+            owner.locator("select[name=owner_op]").select_option("contains")
+            owner.locator("input[name=owner]").fill("user@")
+            owner.locator("button[type=submit]").click()
+            page.wait_for_url(re.compile(r"[?&]owner=user"), timeout=15_000)
+            assert page.locator("tr", has_text="owned-by-the-user").count() == 1
+            assert page.locator("tr", has_text="made-in-chromium").count() == 0
+            page.click("#filter-sidebar a[href*='created=1']")
+            page.wait_for_url(re.compile(r".*created=1"), timeout=15_000)
+            assert "owner=" in page.url  # the owner filter stays
+            assert page.locator("tr", has_text="owned-by-the-user").count() == 1
+            page.goto(f"{base}/admin/item/list")
+            row = page.locator("tr", has_text="made-in-chromium")
             row.locator("a[href*='/admin/item/edit/']").first.click()
             page.wait_for_selector("textarea[name=description]", timeout=15_000)
             page.fill("textarea[name=description]", "edited in chromium")
@@ -146,6 +199,12 @@ def test_admin_in_chromium(tmp_path: Path) -> None:
             page.wait_for_url(re.compile(r".*/admin/user/list\?search="), timeout=15_000)
             page.screenshot(path=str(ARTIFACTS / "admin-users.png"), full_page=True)
             assert "$argon2" not in page.content()
+            # The inactive users, by the "Active" filter's "No".
+            page.goto(f"{base}/admin/user/list")
+            page.click("#filter-sidebar a[href*='is_active=false']")
+            page.wait_for_url(re.compile(r".*is_active=false"), timeout=15_000)
+            assert page.locator("tr", has_text=USER_EMAIL).count() == 1
+            assert page.locator("tr", has_text=ADMIN_EMAIL).count() == 0
             browser.close()
         token = post(
             f"{base}/api/v1/auth/token", {"username": USER_EMAIL, "password": USER_PASSWORD}

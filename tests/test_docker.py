@@ -285,6 +285,25 @@ def wait_until_live(box: Container, url: str, timeout: float = 90) -> float:
         time.sleep(0.2)
 
 
+# Run in the image (admin=true): the page override is in the installed package, and each
+# `url_for('admin:statics', path=...)` of SQLAdmin's templates names a file of its statics.
+ADMIN_ASSETS_PROBE = """
+import pathlib, re, sys, sqladmin, PACKAGE.admin as admin
+package = pathlib.Path(admin.__file__).parent
+assert "site-packages" in package.parts, package
+assert (package / "templates" / "sqladmin" / "base.html").is_file(), package
+root = pathlib.Path(sqladmin.__file__).parent
+linked = {
+    path
+    for page in (root / "templates").rglob("*.html")
+    for path in re.findall(r"statics', path='([^']+)'", page.read_text())
+}
+missing = sorted(path for path in linked if not (root / "statics" / path).is_file())
+assert len(linked) > 5 and not missing, (sorted(linked), missing)
+print("ok")
+"""
+
+
 def assert_ready(project: Project, url: str, box: Container) -> dict[str, Any]:
     """/health/ready answers 200 with every dependency of the answers `ok`."""
     deadline = time.monotonic() + 20
@@ -378,6 +397,16 @@ class TestImage:
         result = run_once(built.image, ["python", "-c", probe], env={})
         assert result.returncode == 0, result.stderr
         assert result.stdout.split("\n")[:2] == ["[]", "[]"], result.stdout
+
+    def test_the_admin_pages_and_assets_are_in_the_image(self, built: Built) -> None:
+        """admin=true: the project's page override came in its wheel (installed, not the
+        source tree), and every asset SQLAdmin's pages link is in the installed sqladmin."""
+        if not built.project.facts.has_admin:
+            pytest.skip("admin=false")
+        probe = ADMIN_ASSETS_PROBE.replace("PACKAGE", built.project.package)
+        result = run_once(built.image, ["python", "-c", probe], env={})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.split("\n")[0] == "ok", result.stdout
 
     def test_size_stays_within_its_budget(self, built: Built) -> None:
         layers = json.loads(podman("history", "--format", "json", built.image).stdout)

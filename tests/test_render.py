@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import struct
 import tomllib
+import zlib
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.modules import BASE_PATHS, MODULE_PATHS
+from tests.paths import is_text
 
 pytestmark = pytest.mark.parametrize("project", answer_set_params(), indirect=True)
 
@@ -28,7 +31,7 @@ def runtime_template(project: Project, path: Path) -> bool:
 def test_no_jinja_left(project: Project) -> None:
     offenders = []
     for path in project.path.rglob("*"):
-        if path.is_file() and ".git" not in path.parts and not runtime_template(project, path):
+        if is_text(path) and ".git" not in path.parts and not runtime_template(project, path):
             text = path.read_text(errors="replace")
             if path.parent.as_posix().endswith(".github/workflows"):
                 text = ACTIONS_EXPRESSION.sub("", text)
@@ -97,6 +100,48 @@ def test_readme_opens_with_a_picture_of_exactly_the_chosen_components(project: P
     picture = readme.split("```mermaid", 1)[1].split("```", 1)[0]
     for label, chosen in PICTURE.items():
         assert (label in picture) == chosen(project.facts), label
+
+
+# A picture the README shows: `![alt](path)`
+README_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PICTURE_MAX_BYTES = 150_000
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """The width and height of a well-formed PNG: its signature, every chunk's CRC, IHDR first,
+    IEND last, and image data that inflates. Raises AssertionError otherwise."""
+    assert data.startswith(PNG_SIGNATURE), "not a PNG"
+    offset, kinds, image = len(PNG_SIGNATURE), [], b""
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind = data[offset + 4 : offset + 8]
+        body = data[offset + 8 : offset + 8 + length]
+        (crc,) = struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])
+        assert zlib.crc32(kind + body) == crc, f"bad CRC in chunk {kind!r}"
+        kinds.append(kind)
+        if kind == b"IDAT":
+            image += body
+        offset += 12 + length
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND", kinds
+    assert zlib.decompress(image), "no image data"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_readme_pictures_are_in_the_project_and_the_admin_one_follows_the_answer(
+    project: Project,
+) -> None:
+    readme = (project.path / "README.md").read_text()
+    local = [path for path in README_IMAGE.findall(readme) if "://" not in path]
+    assert ("docs/admin-items.png" in local) == project.facts.has_admin
+    for picture in local:
+        path = project.path / picture
+        assert path.is_file(), picture
+        data = path.read_bytes()
+        assert len(data) < PICTURE_MAX_BYTES, picture
+        width, height = png_size(data)
+        assert 400 <= width <= 2000 and 200 <= height <= 1200, (picture, width, height)
 
 
 def test_readme_routes_table_lists_the_routes_that_exist(project: Project) -> None:

@@ -23,7 +23,7 @@ import yaml
 
 from tests.conftest import BIN, Project, clean_env, offline_installs, run
 from tests.facts import facts
-from tests.paths import ROOT, TEMPLATE
+from tests.paths import ROOT, TEMPLATE, is_text
 from tests.test_deploy import sets_where, tool_fails
 from tests.test_update import git
 
@@ -187,7 +187,7 @@ def test_audit_and_sbom_commands_run_on_the_lock(project: Project, tmp_path: Pat
 # Every pin in one place: pins/, in the formats the template repository's Dependabot updates
 # --------------------------------------------------------------------------------------------
 def template_files() -> list[Path]:
-    return [p for p in TEMPLATE.rglob("*") if p.is_file()]
+    return [p for p in TEMPLATE.rglob("*") if is_text(p)]
 
 
 # A pin written in a template file instead of taken from pins/ (through extensions/facts.py)

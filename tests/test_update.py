@@ -23,7 +23,7 @@ from tests.answers import MINIMAL
 from tests.conftest import BIN, Project, clean_env, run
 from tests.facts import facts
 from tests.modules import MODULE_PATHS
-from tests.paths import ROOT
+from tests.paths import ROOT, is_text
 
 OLD, NEW = "0.1.0", "0.2.0"
 MARKER = re.compile(r"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
@@ -365,6 +365,6 @@ def _check(path: Path, data: dict[str, Any]) -> None:
 
 
 def _text(path: Path) -> str:
-    if not path.is_file() or ".git" in path.parts:
+    if not is_text(path) or ".git" in path.parts:
         return ""
     return path.read_text(errors="replace")

@@ -25,7 +25,7 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from tests.conftest import BIN, clean_env, run
-from tests.paths import ROOT
+from tests.paths import ROOT, is_text
 from tests.test_update import MARKER, _snapshot, copier, git
 
 pytestmark = pytest.mark.full
@@ -201,7 +201,9 @@ def leftovers(project: Path) -> list[str]:
     for path in project.rglob("*"):
         if not path.is_file() or ".git" in path.relative_to(project).parts:
             continue
-        if path.suffix == ".rej" or MARKER.search(path.read_text(errors="replace")):
+        if path.suffix == ".rej" or (
+            is_text(path) and MARKER.search(path.read_text(errors="replace"))
+        ):
             found.append(str(path.relative_to(project)))
     return found
 
