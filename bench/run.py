@@ -253,6 +253,11 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
         "DB_MAX_OVERFLOW": "0",
         "FIRST_ADMIN_EMAIL": ADMIN_EMAIL,
         "FIRST_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # The mail settings production requires (email=smtp); the bench sends no mail.
+        "SMTP_HOST": "smtp.bench.invalid",
+        "SMTP_FROM": "bench@bench.invalid",
+        "PASSWORD_RESET_URL": "https://bench.invalid/reset?token={token}",
+        "EMAIL_VERIFY_URL": "https://bench.invalid/verify?token={token}",
         "HOST": "127.0.0.1",
         "PORT": str(project_port),
         "WORKERS": "1",
