@@ -53,9 +53,10 @@ ROW_MEMORY = "resident memory per worker (MB)"
 ROW_START = "cold start to /health/live 200 (s)"
 ROW_IMPORT = "import <package>.main (s)"
 ROW_RENDER = "render, copier copy (s)"
+ROW_TRACING = "tracing on vs off"
 ROWS = {"live": ROW_LIVE, "read": ROW_READ, "cached": ROW_CACHED, "limited": ROW_LIMITED,
         "lists": ROW_LISTS, "memory": ROW_MEMORY, "start": ROW_START, "import": ROW_IMPORT,
-        "render": ROW_RENDER}  # fmt: skip
+        "render": ROW_RENDER, "tracing": ROW_TRACING}  # fmt: skip
 WRK_ROWS = (ROW_LIVE, ROW_READ, ROW_CACHED, ROW_LIMITED)
 FOOTPRINT_ROWS = (ROW_MEMORY, ROW_START, ROW_IMPORT, ROW_RENDER)
 
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rows",
         type=lambda value: [ROWS[name] for name in value.split(",")],
         help="only these rows, comma-separated: live, read, cached, limited, lists, memory, "
-        "start, import, render (all by default)",
+        "start, import, render, tracing (all by default)",
     )
     parser.add_argument(
         "--project",
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         selected = set(args.rows or ROWS.values())
         status = 0
         with database() as db_name:
-            if selected & {*WRK_ROWS, ROW_LISTS}:
+            if selected & {*WRK_ROWS, ROW_LISTS, ROW_TRACING}:
                 status = measure(args, work, project, package, db_name, render_times)
             if selected & set(FOOTPRINT_ROWS):
                 status = max(status, footprint(args, work, project, defaults, db_name,
@@ -278,16 +279,15 @@ def project_env(project: Path, db_name: str, run: str, project_port: int) -> dic
         "DB_MAX_OVERFLOW": "0",
         "FIRST_ADMIN_EMAIL": ADMIN_EMAIL,
         "FIRST_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # The mail settings production requires (email=smtp); the bench sends no mail.
+        "SMTP_HOST": "smtp.bench.invalid",
+        "SMTP_FROM": "bench@bench.invalid",
+        "PASSWORD_RESET_URL": "https://bench.invalid/reset?token={token}",
+        "EMAIL_VERIFY_URL": "https://bench.invalid/verify?token={token}",
         "HOST": "127.0.0.1",
         "PORT": str(project_port),
         "WORKERS": "1",
         "PROMETHEUS_MULTIPROC_DIR": "",
-        # Production refuses a mail relay on localhost and example.com links; the bench sends
-        # no mail (nobody registers), it only has to start.
-        "SMTP_HOST": "smtp.bench.invalid",
-        "SMTP_FROM": "bench@bench.invalid",
-        "PASSWORD_RESET_URL": "https://bench.invalid/reset-password?token={token}",
-        "EMAIL_VERIFY_URL": "https://bench.invalid/verify-email?token={token}",
         # The rows compare the project's structure with the bare app's: no spans are made
         # (the tracing rows switch it on, against a local receiver).
         "OTEL_SDK_DISABLED": "true",
@@ -385,11 +385,17 @@ def measure(args: argparse.Namespace, work: Path, project: Path, package: str, d
             if lists
             else None
         )
+        tracing_results = (
+            measure_tracing(args, work, project, package, env, auth, next_id)
+            if not args.rows or ROW_TRACING in args.rows
+            else None
+        )
     if list_results is not None:
         list_results["clients"] = list_throughput(
             args, [PYTHON, "-m", package, "serve"], project, env, work / "lists.log", auth
         )
-    return max(report(runs, render_times, args) if runs else 0, report_lists(list_results))
+    return max(report(runs, render_times, args) if runs else 0, report_lists(list_results),
+               report_tracing(tracing_results))  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -817,6 +823,137 @@ def report_footprint(figures: dict[str, dict[str, float]], labels: list[str],
         )  # fmt: skip
         print(f"{row:38} {cells}  {FOOTPRINT_TARGETS[row]} {mark}")
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracing on vs off (issue 22): the uncached authenticated read on three copies of the project,
+# the same code and settings but for the OpenTelemetry variables: the SDK disabled, every request
+# sampled and exported to a local receiver (which accepts and discards), sampling off.
+# ---------------------------------------------------------------------------------------------
+TRACING_OFF = "tracing off (OTEL_SDK_DISABLED=true)"
+TRACING_SAMPLED = "tracing on, 100 % sampled, exported"
+TRACING_UNSAMPLED = "tracing on, sampling off"
+TRACING_TARGETS = {TRACING_SAMPLED: 0.85, TRACING_UNSAMPLED: 0.97}
+
+
+@contextlib.contextmanager
+def discarding_receiver() -> Iterator[tuple[str, list[int]]]:
+    """An OTLP/HTTP endpoint on 127.0.0.1 that answers every export with an empty success and
+    keeps nothing but the number of exports and bytes."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    counts = [0, 0]  # exports, bytes
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a collector's
+
+        def do_POST(self) -> None:
+            size = int(self.headers.get("Content-Length", 0))
+            self.rfile.read(size)
+            counts[0] += 1
+            counts[1] += size
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{receiver.server_address[1]}", counts
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+
+def measure_tracing(args: argparse.Namespace, work: Path, project: Path, package: str,
+                    env: dict[str, str], auth: dict[str, str], first_id: int) -> dict[str, object]:  # fmt: skip
+    """wrk on each copy in turn, round by round (backwards every other round), new ids only."""
+    with contextlib.ExitStack() as stack:
+        endpoint, counts = stack.enter_context(discarding_receiver())
+        sides = {
+            TRACING_OFF: {"OTEL_SDK_DISABLED": "true"},
+            TRACING_SAMPLED: {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                              "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+            TRACING_UNSAMPLED: {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                                "OTEL_TRACES_SAMPLER": "always_off"},
+        }  # fmt: skip
+        servers: dict[str, tuple[str, int, Path]] = {}
+        for number, (name, otel) in enumerate(sides.items()):
+            port = free_port()
+            log = work / f"tracing-{number}.log"
+            side_env = {**env, **otel, "PORT": str(port)}
+            for variable in ("OTEL_SDK_DISABLED", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_TRACES_SAMPLER"):  # fmt: skip
+                if variable not in otel:
+                    side_env.pop(variable, None)
+            url = f"http://127.0.0.1:{port}"
+            serve = [PYTHON, "-m", package, "serve"]
+            pid = stack.enter_context(server(serve, project, side_env, f"{url}/health/ready", log))
+            servers[name] = (url, pid, log)
+        runs: dict[str, list[Result]] = {name: [] for name in servers}
+        next_id = first_id
+        turns = list(servers)
+        for round_ in range(args.rounds + 1):
+            for name in turns[::-1] if round_ % 2 == 0 and round_ else turns:
+                url, pid, _ = servers[name]
+                seconds = args.warmup if round_ == 0 else args.seconds
+                result = wrk(url, "/api/v1/items/%d", seconds, args.connections, auth, next_id,
+                             0, pid)  # fmt: skip
+                next_id = result.last_id + 1
+                if next_id > args.items:
+                    sys.exit("not enough items for uncached reads: raise --items")
+                if round_:
+                    runs[name].append(result)
+                if args.verbose:
+                    print(f"  round {round_} {name}: {result.rps:.0f} rps, "
+                          f"p99 {result.p99_us / 1000:.1f} ms, "
+                          f"{result.cpu_us:.0f} µs CPU per request")  # fmt: skip
+        exports, sent = counts
+        dropped = [name for name, (_, _, log) in servers.items()
+                   if "spans_dropped" in log.read_text(errors="replace")]  # fmt: skip
+    return {"runs": runs, "exports": exports, "bytes": sent, "dropped": dropped}
+
+
+def report_tracing(results: dict[str, object] | None) -> int:
+    if results is None:
+        return 0
+    runs: dict[str, list[Result]] = results["runs"]  # type: ignore[assignment]
+    off = runs[TRACING_OFF]
+    ratios = {name: median_of([run.rps / base.rps for run, base in zip(values, off, strict=True)])
+              for name, values in runs.items()}  # fmt: skip
+    print()
+    print(f"Tracing on vs off: the uncached authenticated read (a new id each request) on three "
+          f"copies of the project, {len(off)} rounds of every copy in turn; ratio = the median of "
+          "each round's requests per second over the copy with tracing off.")  # fmt: skip
+    header = f"{'copy':38} {'rps':>9} {'p99 ms':>7} {'CPU µs':>7} {'ratio':>6}  target"
+    print(header)
+    print("-" * (len(header) + 26))
+    failed = False
+    for name, values in runs.items():
+        result = median(values)
+        target = TRACING_TARGETS.get(name)
+        check = "" if target is None else ("met" if ratios[name] >= target else "MISSED")
+        failed |= check == "MISSED"
+        print(f"{name:38} {result.rps:9.0f} {result.p99_us / 1000:7.1f} {result.cpu_us:7.0f} "
+              f"{ratios[name]:6.2f}  {'' if target is None else f'≥ {target:.2f} of off'} {check}")  # fmt: skip
+    print(f"receiver: {results['exports']} exports, {int(results['bytes']) / 1e6:.1f} MB")  # type: ignore[call-overload]
+    problems = []
+    bad = sum(run.non_2xx + run.socket_errors for values in runs.values() for run in values)
+    if bad:
+        problems.append(f"tracing: {bad} responses were not 2xx or failed")
+    if not results["exports"]:
+        problems.append("tracing: the receiver got no export from the sampled copy")
+    for name in results["dropped"]:  # type: ignore[attr-defined]
+        problems.append(f"tracing: {name} dropped spans (its log says spans_dropped)")
+    for problem in problems:
+        print(f"! {problem}")
+    return 1 if failed or problems else 0
 
 
 TARGETS = {

@@ -157,6 +157,13 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     },
     # error_tracking=sentry: 5xx reported to a DSN on 127.0.0.1 (tests/test_error_tracking.py)
     "sentry-sqlite": {**MINIMAL, "database": "sqlite", "error_tracking": "sentry"},
+    # ... and a failed job reported by the Celery worker (Redis broker; RabbitMQ: everything-on)
+    "sentry-celery-redis": {
+        **MINIMAL,
+        "worker": "celery",
+        "broker": "redis",
+        "error_tracking": "sentry",
+    },
     # Deployment: every deployment answer on, other modules off.
     "deploy-all": {
         **MINIMAL,

@@ -4,6 +4,10 @@
 A forced 500 (an item row whose timestamp is not a date, written behind the service's back: its
 read raises) is reported once, with its request id and without the request's Authorization
 header; a 404 is not reported.
+
+A real Celery worker (the prefork pool, on Redis and on RabbitMQ) reports a job that fails once,
+with its task id and without its arguments; a job retried on transient errors until it succeeds
+is not reported.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
-from tests.servers import serve
+from tests.servers import celery_worker, serve
+from tests.services import delete_celery_queue
 
-pytestmark = pytest.mark.parametrize("project", answer_set_params(["sentry-sqlite"]), indirect=True)
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+CELERY_REDIS_URL = "redis://127.0.0.1:6379/3"
 
 
 @contextmanager
@@ -70,6 +76,7 @@ def events(envelopes: list[bytes]) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.parametrize("project", answer_set_params(["sentry-sqlite"]), indirect=True)
 def test_a_500_is_reported_once_and_a_404_never(project: Project, tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
     url = f"sqlite+aiosqlite:///{path}"
@@ -107,3 +114,116 @@ def test_a_500_is_reported_once_and_a_404_never(project: Project, tmp_path: Path
     assert "authorization" not in headers
     assert all(secret.encode() not in envelope for envelope in envelopes)
     assert not any("does-not-exist" in json.dumps(e) for e in reported)
+
+
+# Jobs on the project's own app, with its retry policy: one that fails (with an argument that
+# must not be reported), one that fails twice with a transient error, then succeeds.
+PROBE_TASKS = """
+from {pkg}.settings import load_settings
+from {pkg}.worker import celery_app
+from {pkg}.worker.tasks import TransientError, retry_policy
+
+policy = retry_policy(load_settings())
+
+
+@celery_app.task(name="probe.broken", shared=False, **policy)
+def broken(secret):
+    raise ValueError("the job broke")
+
+
+@celery_app.task(name="probe.flaky", bind=True, shared=False, **policy)
+def flaky(task, secret):
+    if task.request.retries < 2:
+        raise TransientError("not yet")
+    return task.request.retries
+"""
+
+# Queues both through the project's JobQueue (what POST /api/v1/jobs uses), waits for their
+# states and prints them as JSON.
+PROBE_CLIENT = """
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+
+from {pkg}.jobs import open_job_queue
+from {pkg}.settings import load_settings
+
+
+async def main():
+    async with open_job_queue(load_settings()) as queue:
+        ids = {{name: await queue.submit(name, [sys.argv[1]]) for name in ("probe.broken", "probe.flaky")}}
+        done = {{}}
+        deadline = time.monotonic() + 60
+        while len(done) < len(ids) and time.monotonic() < deadline:
+            for name, job_id in ids.items():
+                state = await queue.state(job_id)
+                if state is not None and state.status in {{"success", "failure"}}:
+                    done[name] = dataclasses.asdict(state)
+            await asyncio.sleep(0.2)
+        print(json.dumps(done))
+
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    "project", answer_set_params(["sentry-celery-redis", "tracing-everything"]), indirect=True
+)
+def test_a_failed_job_is_reported_once_by_the_worker(project: Project, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    queue = f"tplse-{secrets.token_hex(6)}"
+    if project.facts.broker == "redis":
+        env = {"CELERY_BROKER_URL": CELERY_REDIS_URL, "CELERY_RESULT_BACKEND": CELERY_REDIS_URL}
+    else:
+        env = {"CELERY_BROKER_URL": AMQP_URL, "CELERY_RESULT_BACKEND": "rpc://"}
+    env |= {"CELERY_TASK_QUEUE": queue, "CELERY_TASK_RETRY_BACKOFF_MAX": "1"}
+    (tmp_path / "probe_tasks.py").write_text(PROBE_TASKS.format(pkg=project.package))
+    (tmp_path / "probe_client.py").write_text(PROBE_CLIENT.format(pkg=project.package))
+    pythonpath = f"src:{tmp_path}"
+    secret = f"secret-{secrets.token_hex(8)}"
+    try:
+        with sentry_endpoint() as (dsn, envelopes):
+            env |= {"SENTRY_DSN": dsn, "SENTRY_RELEASE": "worker@1.2.3"}
+            with celery_worker(
+                project,
+                tmp_path,
+                app="probe_tasks:celery_app",
+                pool="prefork",
+                pythonpath=pythonpath,
+                **env,
+            ) as worker:
+                client = subprocess.run(
+                    [sys.executable, str(tmp_path / "probe_client.py"), secret],
+                    cwd=project.path,
+                    env=clean_env(PYTHONPATH=pythonpath, ENVIRONMENT="test", **env),
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=False,
+                )
+                assert client.returncode == 0, client.stderr
+                states = json.loads(client.stdout)
+                output = worker.output()
+                assert states["probe.broken"]["status"] == "failure", (states, output)
+                assert states["probe.flaky"]["status"] == "success", (states, output)
+                deadline = time.monotonic() + 10
+                while not events(envelopes) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                time.sleep(1)  # a second report, if any, would have come by now
+            reported = events(envelopes)
+    finally:
+        delete_celery_queue(project.facts.broker, CELERY_REDIS_URL, AMQP_URL, queue)
+    assert len(reported) == 1, (reported, output)
+    (event,) = reported
+    assert event["tags"]["celery_task_id"] == states["probe.broken"]["id"]
+    assert event["extra"]["celery-job"] == {"task_name": "probe.broken"}
+    assert event["release"] == "worker@1.2.3"
+    assert event["environment"] == "test"
+    assert "the job broke" in json.dumps(event["exception"])
+    # nowhere, not in a Sentry log either (Celery logs every job it receives with its arguments)
+    assert all(secret.encode() not in envelope for envelope in envelopes)

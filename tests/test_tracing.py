@@ -3,9 +3,11 @@
 
 - The spans of one authenticated item read (the SERVER span, its SQL statements, its cache's
   Redis commands) share one trace id; the server span carries the request's X-Request-ID.
-- A job queued by a request runs in the worker under that request's trace id (both brokers).
+- A job queued by a request runs in the worker under that request's trace id (both brokers;
+  the solo pool and a prefork pool process).
 - The log lines of the request carry its trace id and span id.
-- With the receiver down, requests still succeed, quickly, and the server stops in time.
+- With the receiver down, requests still succeed, quickly, and the server stops in time; the
+  spans it never got are counted (a `spans_dropped` warning, `otel_spans_dropped_total`).
 - Under gunicorn with two workers, each exports its own spans (set up after the fork).
 - The probes and /metrics make no span.
 """
@@ -86,6 +88,18 @@ def _log_lines(output: str) -> list[dict[str, Any]]:
     return lines
 
 
+def _events(output: str, event: str) -> list[dict[str, Any]]:
+    return [line for line in _log_lines(output) if line.get("event") == event]
+
+
+def _sample(metrics: str, series: str) -> float:
+    """The value of one series in a Prometheus text exposition (0 when absent)."""
+    for line in metrics.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def _server_span(spans: list[Span], request_id: str) -> Span | None:
     for span in spans:
         if span.kind == "SPAN_KIND_SERVER" and span.attributes.get(
@@ -158,14 +172,17 @@ def test_one_item_read_is_one_trace(project: Project, env: dict[str, str], tmp_p
     assert access[0]["span_id"] == server_span.span_id
 
 
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
 def test_a_job_runs_in_the_trace_of_its_request(
-    project: Project, env: dict[str, str], tmp_path: Path
+    project: Project, env: dict[str, str], tmp_path: Path, pool: str
 ) -> None:
+    """solo: the job runs in the worker process; prefork (one process): in a pool process forked
+    from it, which sets up its own exporter after the fork (a thread does not survive one)."""
     with otlp_receiver() as receiver:
         otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
         with (
             serve(project, tmp_path, **env, **otel) as server,
-            celery_worker(project, tmp_path, **env, **otel) as worker,
+            celery_worker(project, tmp_path, pool=pool, **env, **otel) as worker,
         ):
             with httpx.Client(base_url=server.url, timeout=10) as client:
                 headers = auth_headers(project, client)
@@ -191,6 +208,7 @@ def test_a_job_runs_in_the_trace_of_its_request(
                     for s in spans
                 )
 
+            # while the worker runs: exported by its exporter thread, not by its shutdown's flush
             spans = receiver.wait_for(joined)
     server_span = _server_span(spans, request_id)
     assert server_span is not None
@@ -221,6 +239,19 @@ def test_an_unreachable_collector_never_slows_a_request(
                 time.sleep(0.02)
         assert statistics.median(durations) < 0.1, durations
         assert max(durations) < 1.0, durations
+        # the spans the collector never got are counted: a warning at once (then one a
+        # minute), and on /metrics
+        deadline = time.monotonic() + 20
+        while not (dropped := _events(server.output(), "spans_dropped")):
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.1)
+        assert dropped[0]["level"] == "warning"
+        failed = dropped[0]["dropped"]["export_failed"]
+        assert failed > 0
+        if project.facts.has_metrics:
+            metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+            counted = _sample(metrics, 'otel_spans_dropped_total{reason="export_failed"}')
+            assert counted >= failed, metrics
         start = time.monotonic()
         server.stop()
         # the shutdown's flush is bounded (SHUTDOWN_FLUSH_SECONDS), not the export's retries
