@@ -8,9 +8,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -130,10 +131,12 @@ def test_a_key_gets_503_while_redis_is_down(
     assert "idempotency_store_unavailable" in log
 
 
-@pytest.mark.parametrize("project", answer_set_params(["sqlite-celery-ws"]), indirect=True)
-def test_one_key_queues_one_job_across_two_processes(
-    project: Project, env: dict[str, str], tmp_path: Path
-) -> None:
+@contextlib.contextmanager
+def job_queue_servers(
+    project: Project, count: int, tmp_path: Path, env: dict[str, str]
+) -> Iterator[tuple[list[str], Callable[[], int]]]:
+    """`count` API processes whose jobs go to a queue of their own on Redis, with no worker:
+    their URLs, and how many jobs the queue holds (every one published is still there)."""
     import redis
 
     queue = f"template-idem-{uuid.uuid4().hex[:12]}"
@@ -143,31 +146,50 @@ def test_one_key_queues_one_job_across_two_processes(
         "CELERY_RESULT_BACKEND": TEST_REDIS_URL,
         "CELERY_TASK_QUEUE": queue,
     }
-    key, body = str(uuid.uuid4()), {"numbers": [1, 2, 3]}
-    start = threading.Barrier(REQUESTS)
     broker = redis.Redis.from_url(TEST_REDIS_URL)
     try:
-        with serve_many(project, 2, tmp_path, **env) as started:
-            urls = [server.url for server in started]
-
-            def post(n: int) -> httpx.Response:
-                with httpx.Client(timeout=30) as client:
-                    start.wait()
-                    return client.post(
-                        f"{urls[n % 2]}/api/v1/jobs", json=body, headers={"Idempotency-Key": key}
-                    )
-
-            with ThreadPoolExecutor(REQUESTS) as pool:
-                responses = list(pool.map(post, range(REQUESTS)))
-            queued = broker.llen(queue)  # no worker runs: every job published is still there
+        with serve_many(project, count, tmp_path, **env) as started:
+            yield [server.url for server in started], lambda: int(broker.llen(queue))
     finally:
         broker.delete(queue)
         broker.close()
+
+
+def _post_jobs_together(urls: list[str], key: str, body: dict[str, Any]) -> list[httpx.Response]:
+    """REQUESTS POSTs of one job with one key, alternating between the processes, released at
+    the same moment."""
+    start = threading.Barrier(REQUESTS)
+
+    def post(n: int) -> httpx.Response:
+        with httpx.Client(timeout=30) as client:
+            start.wait()
+            return client.post(
+                f"{urls[n % len(urls)]}/api/v1/jobs", json=body, headers={"Idempotency-Key": key}
+            )
+
+    with ThreadPoolExecutor(REQUESTS) as pool:
+        return list(pool.map(post, range(REQUESTS)))
+
+
+def _assert_one_job(responses: list[httpx.Response]) -> list[httpx.Response]:
+    """Every answer a 202 of the one job (or a 409 while it was in flight); the 202s."""
     accepted = [response for response in responses if response.status_code == 202]
-    assert {response.status_code for response in responses} <= {202, 409}
+    assert {response.status_code for response in responses} <= {202, 409}, [
+        (r.status_code, r.text) for r in responses
+    ]
     assert len({response.json()["id"] for response in accepted}) == 1
     assert len([r for r in accepted if "idempotent-replayed" not in r.headers]) == 1
-    assert queued == 1
+    return accepted
+
+
+@pytest.mark.parametrize("project", answer_set_params(["sqlite-celery-ws"]), indirect=True)
+def test_one_key_queues_one_job_across_two_processes(
+    project: Project, env: dict[str, str], tmp_path: Path
+) -> None:
+    with job_queue_servers(project, 2, tmp_path, env) as (urls, queued):
+        responses = _post_jobs_together(urls, str(uuid.uuid4()), {"numbers": [1, 2, 3]})
+        assert queued() == 1
+    _assert_one_job(responses)
 
 
 @pytest.mark.parametrize("project", answer_set_params(["celery-redis"]), indirect=True)
@@ -176,50 +198,17 @@ def test_a_job_queue_alone_queues_one_job_per_key_in_its_process(
 ) -> None:
     """Neither a database nor the project's Redis client: the keys live in the API process's
     memory (the documented one-process promise), still one job for 20 concurrent POSTs."""
-    import redis
-
     assert project.facts.idempotency_store == "memory"
-    queue = f"template-idem-{uuid.uuid4().hex[:12]}"
-    env = {
-        "CELERY_BROKER_URL": TEST_REDIS_URL,
-        "CELERY_RESULT_BACKEND": TEST_REDIS_URL,
-        "CELERY_TASK_QUEUE": queue,
-    }
     key, body = str(uuid.uuid4()), {"numbers": [4, 5, 6]}
-    start = threading.Barrier(REQUESTS)
-    broker = redis.Redis.from_url(TEST_REDIS_URL)
-    try:
-        with serve_many(project, 1, tmp_path, **env) as (server,):
-
-            def post(_: int) -> httpx.Response:
-                with httpx.Client(timeout=30) as client:
-                    start.wait()
-                    return client.post(
-                        f"{server.url}/api/v1/jobs", json=body, headers={"Idempotency-Key": key}
-                    )
-
-            with ThreadPoolExecutor(REQUESTS) as pool:
-                responses = list(pool.map(post, range(REQUESTS)))
-            with httpx.Client(timeout=10) as client:
-                again = client.post(
-                    f"{server.url}/api/v1/jobs", json=body, headers={"Idempotency-Key": key}
-                )
-                other = client.post(
-                    f"{server.url}/api/v1/jobs",
-                    json={"numbers": [7]},
-                    headers={"Idempotency-Key": key},
-                )
-            queued = broker.llen(queue)  # no worker runs: every job published is still there
-    finally:
-        broker.delete(queue)
-        broker.close()
-    accepted = [response for response in responses if response.status_code == 202]
-    assert {response.status_code for response in responses} <= {202, 409}, [
-        (r.status_code, r.text) for r in responses
-    ]
-    assert len({response.json()["id"] for response in accepted}) == 1
-    assert len([r for r in accepted if "idempotent-replayed" not in r.headers]) == 1
+    with job_queue_servers(project, 1, tmp_path, {}) as ([url], queued):
+        responses = _post_jobs_together([url], key, body)
+        with httpx.Client(timeout=10) as client:
+            again = client.post(f"{url}/api/v1/jobs", json=body, headers={"Idempotency-Key": key})
+            other = client.post(
+                f"{url}/api/v1/jobs", json={"numbers": [7]}, headers={"Idempotency-Key": key}
+            )
+        assert queued() == 1
+    accepted = _assert_one_job(responses)
     assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
     assert again.json() == accepted[0].json()
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
-    assert queued == 1
