@@ -97,3 +97,36 @@ def delete_celery_queue(broker: str, redis_url: str, amqp_url: str, queue: str) 
             channel = connection.channel()
             channel.queue_delete(queue)
             channel.exchange_delete(queue)
+
+
+# Queues jobs through a rendered project's JobQueue (what POST /api/v1/jobs uses), waits for
+# their states as GET /api/v1/jobs/{id} reads them, and prints them as JSON:
+#   python probe_client.py '<the jobs' arguments, a JSON list>' <task name> ...
+JOB_PROBE_CLIENT = """
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+
+from {pkg}.jobs import open_job_queue
+from {pkg}.settings import load_settings
+
+
+async def main():
+    arguments = json.loads(sys.argv[1])
+    async with open_job_queue(load_settings()) as queue:
+        ids = {{name: await queue.submit(name, arguments) for name in sys.argv[2:]}}
+        done = {{}}
+        deadline = time.monotonic() + 60
+        while len(done) < len(ids) and time.monotonic() < deadline:
+            for name, job_id in ids.items():
+                state = await queue.state(job_id)
+                if state is not None and state.status in {{"success", "failure"}}:
+                    done[name] = dataclasses.asdict(state)
+            await asyncio.sleep(0.2)
+        print(json.dumps(done))
+
+
+asyncio.run(main())
+"""

@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.servers import celery_worker, serve
-from tests.services import delete_celery_queue
+from tests.services import JOB_PROBE_CLIENT, delete_celery_queue
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 CELERY_REDIS_URL = "redis://127.0.0.1:6379/3"
@@ -138,36 +138,6 @@ def flaky(task, secret):
     return task.request.retries
 """
 
-# Queues both through the project's JobQueue (what POST /api/v1/jobs uses), waits for their
-# states and prints them as JSON.
-PROBE_CLIENT = """
-import asyncio
-import dataclasses
-import json
-import sys
-import time
-
-from {pkg}.jobs import open_job_queue
-from {pkg}.settings import load_settings
-
-
-async def main():
-    async with open_job_queue(load_settings()) as queue:
-        ids = {{name: await queue.submit(name, [sys.argv[1]]) for name in ("probe.broken", "probe.flaky")}}
-        done = {{}}
-        deadline = time.monotonic() + 60
-        while len(done) < len(ids) and time.monotonic() < deadline:
-            for name, job_id in ids.items():
-                state = await queue.state(job_id)
-                if state is not None and state.status in {{"success", "failure"}}:
-                    done[name] = dataclasses.asdict(state)
-            await asyncio.sleep(0.2)
-        print(json.dumps(done))
-
-
-asyncio.run(main())
-"""
-
 
 @pytest.mark.parametrize(
     "project", answer_set_params(["sentry-celery-redis", "tracing-everything"]), indirect=True
@@ -183,7 +153,7 @@ def test_a_failed_job_is_reported_once_by_the_worker(project: Project, tmp_path:
         env = {"CELERY_BROKER_URL": AMQP_URL, "CELERY_RESULT_BACKEND": "rpc://"}
     env |= {"CELERY_TASK_QUEUE": queue, "CELERY_TASK_RETRY_BACKOFF_MAX": "1"}
     (tmp_path / "probe_tasks.py").write_text(PROBE_TASKS.format(pkg=project.package))
-    (tmp_path / "probe_client.py").write_text(PROBE_CLIENT.format(pkg=project.package))
+    (tmp_path / "probe_client.py").write_text(JOB_PROBE_CLIENT.format(pkg=project.package))
     pythonpath = f"src:{tmp_path}"
     secret = f"secret-{secrets.token_hex(8)}"
     try:
@@ -198,7 +168,13 @@ def test_a_failed_job_is_reported_once_by_the_worker(project: Project, tmp_path:
                 **env,
             ) as worker:
                 client = subprocess.run(
-                    [sys.executable, str(tmp_path / "probe_client.py"), secret],
+                    [
+                        sys.executable,
+                        str(tmp_path / "probe_client.py"),
+                        json.dumps([secret]),
+                        "probe.broken",
+                        "probe.flaky",
+                    ],
                     cwd=project.path,
                     env=clean_env(PYTHONPATH=pythonpath, ENVIRONMENT="test", **env),
                     capture_output=True,

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import Project, answer_set_params
 from tests.servers import Server, celery_worker, serve
-from tests.services import delete_celery_queue
+from tests.services import JOB_PROBE_CLIENT, delete_celery_queue
 
 pytestmark = pytest.mark.parametrize(
     "project", answer_set_params(["celery-redis", "celery-rabbitmq"]), indirect=True
@@ -121,36 +121,6 @@ def flaky(task):
     return task.request.retries
 """
 
-# Publishes through the project's JobQueue (what POST /api/v1/jobs uses) and reads the states as
-# GET /api/v1/jobs/{id} does; prints them as JSON.
-PROBE_CLIENT = """
-import asyncio
-import dataclasses
-import json
-import sys
-import time
-
-from {pkg}.jobs import open_job_queue
-from {pkg}.settings import load_settings
-
-
-async def main():
-    async with open_job_queue(load_settings()) as queue:
-        ids = {{name: await queue.submit(name, []) for name in sys.argv[1:]}}
-        done = {{}}
-        deadline = time.monotonic() + 60
-        while len(done) < len(ids) and time.monotonic() < deadline:
-            for name, job_id in ids.items():
-                state = await queue.state(job_id)
-                if state is not None and state.status in {{"success", "failure"}}:
-                    done[name] = dataclasses.asdict(state)
-            await asyncio.sleep(0.2)
-        print(json.dumps(done))
-
-
-asyncio.run(main())
-"""
-
 
 def test_time_limits_and_retries_on_a_real_worker(
     project: Project, celery_env: dict[str, str], tmp_path: Path
@@ -162,7 +132,7 @@ def test_time_limits_and_retries_on_a_real_worker(
     from tests.conftest import clean_env
 
     (tmp_path / "probe_tasks.py").write_text(PROBE_TASKS.format(pkg=project.package))
-    (tmp_path / "probe_client.py").write_text(PROBE_CLIENT.format(pkg=project.package))
+    (tmp_path / "probe_client.py").write_text(JOB_PROBE_CLIENT.format(pkg=project.package))
     ready_file = tmp_path / "worker-ready"
     env = {
         **celery_env,
@@ -183,7 +153,13 @@ def test_time_limits_and_retries_on_a_real_worker(
         assert ready_file.exists(), "the readiness file is created once the worker consumes"
         started = time.monotonic()
         client = subprocess.run(
-            [sys.executable, str(tmp_path / "probe_client.py"), "probe.sleeper", "probe.flaky"],
+            [
+                sys.executable,
+                str(tmp_path / "probe_client.py"),
+                "[]",
+                "probe.sleeper",
+                "probe.flaky",
+            ],
             cwd=project.path,
             env=clean_env(PYTHONPATH=pythonpath, ENVIRONMENT="test", **env),
             capture_output=True,
