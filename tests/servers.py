@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,9 @@ def celery_worker(
         f"--pool={pool}",
         "--without-gossip",
         "--without-mingle",
+        # A node name of its own: on RabbitMQ a node's control queue is exclusive, and a second
+        # celery@<host> (another test, another run on the machine) would be refused at start.
+        f"--hostname=tpl-{uuid.uuid4().hex[:8]}@%h",
     ]
     if pool == "prefork":
         cmd.append("--concurrency=1")

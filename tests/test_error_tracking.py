@@ -151,7 +151,11 @@ def test_a_failed_job_is_reported_once_by_the_worker(project: Project, tmp_path:
         env = {"CELERY_BROKER_URL": CELERY_REDIS_URL, "CELERY_RESULT_BACKEND": CELERY_REDIS_URL}
     else:
         env = {"CELERY_BROKER_URL": AMQP_URL, "CELERY_RESULT_BACKEND": "rpc://"}
-    env |= {"CELERY_TASK_QUEUE": queue, "CELERY_TASK_RETRY_BACKOFF_MAX": "1"}
+    env |= {
+        "CELERY_TASK_QUEUE": queue,
+        "CELERY_TASK_RETRY_BACKOFF_MAX": "1",
+        "CELERY_RESULT_EXPIRES": "60",  # the results of this run go by themselves
+    }
     (tmp_path / "probe_tasks.py").write_text(PROBE_TASKS.format(pkg=project.package))
     (tmp_path / "probe_client.py").write_text(JOB_PROBE_CLIENT.format(pkg=project.package))
     pythonpath = f"src:{tmp_path}"

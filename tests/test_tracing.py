@@ -64,6 +64,7 @@ def env(project: Project, tmp_path: Path) -> Iterator[dict[str, str]]:
             "RATE_LIMIT_LOGIN": "1000/minute",
             "LOG_FORMAT": "json",
             "CELERY_TASK_QUEUE": queue,
+            "CELERY_RESULT_EXPIRES": "60",  # the results of this run go by themselves
             # Export within a tenth of a second, not the SDK's five.
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             **auth_env(project),

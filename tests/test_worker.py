@@ -38,6 +38,7 @@ def celery_env(project: Project) -> Iterator[dict[str, str]]:
     else:
         env = {"CELERY_BROKER_URL": AMQP_URL, "CELERY_RESULT_BACKEND": "rpc://"}
     env["CELERY_TASK_QUEUE"] = queue
+    env["CELERY_RESULT_EXPIRES"] = "60"  # the results of this run go by themselves
     yield env
     delete_celery_queue(project.facts.broker, REDIS_URL, AMQP_URL, queue)
 
