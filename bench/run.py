@@ -139,6 +139,16 @@ def database() -> Iterator[str]:
         )
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL when the process is not gone within 15 s."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def server(
     command: list[str], cwd: Path, env: dict[str, str], url: str, log: Path, cpu: int | None = 0
@@ -162,12 +172,7 @@ def server(
                 time.sleep(0.2)
             yield process.pid
         finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def wrk(url: str, path: str, seconds: int, connections: int, headers: dict[str, str],
@@ -685,12 +690,7 @@ def cold_start(subject: Subject, log: Path) -> float:
                 time.sleep(0.005)
             return time.perf_counter() - start
         finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def import_seconds(subject: Subject) -> float:
