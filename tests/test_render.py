@@ -6,13 +6,12 @@ import re
 import struct
 import tomllib
 import zlib
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import BIN, Project, answer_set_params, clean_env, run
 from tests.modules import BASE_PATHS, MODULE_PATHS
-from tests.paths import is_text
+from tests.paths import is_runtime_template, is_text
 
 pytestmark = pytest.mark.parametrize("project", answer_set_params(), indirect=True)
 
@@ -21,17 +20,14 @@ JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
 ACTIONS_EXPRESSION = re.compile(r"\$\{\{ [\w.-]+(?: [=!]= '[\w-]+')? \}\}")
 
 
-def runtime_template(project: Project, path: Path) -> bool:
-    """A template the running service renders with Jinja itself (admin=true: SQLAdmin's page
-    override, copied verbatim): Jinja on purpose."""
-    admin_templates = project.path / "src" / project.package / "admin" / "templates"
-    return path.suffix == ".html" and path.is_relative_to(admin_templates)
-
-
 def test_no_jinja_left(project: Project) -> None:
     offenders = []
     for path in project.path.rglob("*"):
-        if is_text(path) and ".git" not in path.parts and not runtime_template(project, path):
+        if (
+            is_text(path)
+            and ".git" not in path.parts
+            and not is_runtime_template(project.path, path)
+        ):
             text = path.read_text(errors="replace")
             if path.parent.as_posix().endswith(".github/workflows"):
                 text = ACTIONS_EXPRESSION.sub("", text)
