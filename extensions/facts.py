@@ -705,6 +705,8 @@ DEV_DEPENDENCIES: tuple[tuple[str, Any], ...] = (
     ("pre-commit>=4.3", _always),
     ("pytest>=8.4", _always),
     ("pytest-asyncio>=1.2", _always),
+    # `make test` runs the tests in a process per core (`pytest -n auto`).
+    ("pytest-xdist>=3.8", _always),
     ("ruff>=0.14", _always),
     ("celery-types>=0.23", lambda a: a["worker"] == "celery"),
     # `make run` and `serve --reload` restart on changes with it (uvicorn polls without it).
