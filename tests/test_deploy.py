@@ -449,7 +449,7 @@ class TestWorkflow:
         assert test.get("env", {}) == dict(project.facts.ci_environment)
         steps = [step.get("run", "") for job in jobs.values() for step in job["steps"]]
         assert "uv lock --check" in steps
-        assert "uv run pytest" in steps
+        assert "uv run pytest -n auto" in steps  # a process per core, as `make test`
         assert "uv run mypy" in steps
         if project.facts.has_docker:
             assert f"make image IMAGE={project.answers['project_slug']}:ci" in steps
