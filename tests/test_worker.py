@@ -193,29 +193,22 @@ def test_time_limits_and_retries_on_a_real_worker(
     assert not ready_file.exists(), "the readiness file is removed on shutdown"
 
 
+def log_records(text: str, containing: str) -> list[dict[str, Any]]:
+    """The JSON log lines (LOG_FORMAT=json) that contain `containing`, parsed."""
+    return [
+        json.loads(line)
+        for line in text.splitlines()
+        if line.startswith("{") and containing in line
+    ]
+
+
 def log_events(text: str, event: str) -> list[dict[str, Any]]:
-    """The JSON log lines (LOG_FORMAT=json) of one event."""
-    found = []
-    for line in text.splitlines():
-        if line.startswith("{") and f'"{event}"' in line:
-            record = json.loads(line)
-            if record.get("event") == event:
-                found.append(record)
-    return found
+    """The JSON log lines of one event."""
+    return [record for record in log_records(text, f'"{event}"') if record.get("event") == event]
 
 
+# Celery's line for each run of the periodic task, with the task's id
 SUCCEEDED = re.compile(r"Task [\w.]+\.report_queue_depth\[([0-9a-f-]+)\] succeeded")
-
-
-def log_events_like(text: str, prefix: str) -> list[dict[str, Any]]:
-    """The JSON log records whose event starts with `prefix` (Celery's own lines)."""
-    found = []
-    for line in text.splitlines():
-        if line.startswith("{") and prefix in line:
-            record = json.loads(line)
-            if str(record.get("event", "")).startswith(prefix):
-                found.append(record)
-    return found
 
 
 def test_two_beats_run_each_tick_of_the_schedule_once(
@@ -265,8 +258,8 @@ def test_two_beats_run_each_tick_of_the_schedule_once(
         # (an id twice) from a second publication (8 ids), which the guard exists to prevent.
         finished = [
             match.group(1)
-            for record in log_events_like(worker.output(), "Task ")
-            if (match := SUCCEEDED.match(record["event"]))
+            for record in log_records(worker.output(), "report_queue_depth[")
+            if (match := SUCCEEDED.match(str(record.get("event", ""))))
         ]
         assert len(set(finished)) == len(claimed), (
             f"{len(claimed)} ticks claimed, task ids run: {finished}\n{worker.output()}"
